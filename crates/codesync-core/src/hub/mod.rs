@@ -1,0 +1,319 @@
+//! The hub: every live session of every tenant, in a bounded LRU backed by Storage.
+
+mod slots;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use loro::VersionVector;
+
+use crate::error::{Error, Result};
+use crate::key::{DocKey, TenantId};
+use crate::merge::Merge;
+use crate::origin::Origin;
+use crate::policy::{OpenPolicy, SessionPolicy};
+use crate::session::{Applied, Session, SessionConfig};
+use crate::storage::Storage;
+
+use slots::{Slot, Slots};
+
+/// The default number of live sessions: the seed's 10,000.
+pub const DEFAULT_CAPACITY: usize = 10_000;
+
+/// How many times a call retries after racing with an eviction.
+const EVICTION_RETRIES: usize = 8;
+
+/// Builds a [`Hub`].
+#[derive(Debug)]
+pub struct HubBuilder {
+    storage: Arc<dyn Storage>,
+    policy: Arc<dyn SessionPolicy>,
+    capacity: usize,
+    session: SessionConfig,
+}
+
+impl HubBuilder {
+    /// Uses `policy` for access control, limits and lifecycle hooks (default: [`OpenPolicy`]).
+    pub fn policy(mut self, policy: impl SessionPolicy) -> Self {
+        self.policy = Arc::new(policy);
+        self
+    }
+
+    /// Uses an already shared policy.
+    pub fn shared_policy(mut self, policy: Arc<dyn SessionPolicy>) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// How many sessions stay live in memory (default [`DEFAULT_CAPACITY`], at least 1).
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity.max(1);
+        self
+    }
+
+    /// Tuning of every session (compaction, presence expiry).
+    pub fn session_config(mut self, config: SessionConfig) -> Self {
+        self.session = config;
+        self
+    }
+
+    /// Builds the hub.
+    pub fn build(self) -> Hub {
+        Hub {
+            inner: Arc::new(HubInner {
+                storage: self.storage,
+                policy: self.policy,
+                capacity: self.capacity,
+                session: self.session,
+                slots: Mutex::new(Slots::default()),
+            }),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct HubInner {
+    storage: Arc<dyn Storage>,
+    policy: Arc<dyn SessionPolicy>,
+    capacity: usize,
+    session: SessionConfig,
+    slots: Mutex<Slots>,
+}
+
+/// Every live session of every tenant, loaded from [`Storage`] on demand and kept in a
+/// bounded LRU.
+///
+/// - A miss loads the session once, however many tasks ask for it at the same time.
+/// - Eviction flushes anything not yet durable first, and a session evicted while its
+///   flush runs is handed back rather than reloaded, so eviction never loses data.
+/// - Sessions with connected clients ([`Hub::connect`]) are pinned and never evicted.
+/// - When the hub is full, the tenant with the most live sessions gives one up (its least
+///   recently used idle one), so one tenant cannot push everyone else's sessions out.
+///
+/// `Hub` is cheap to clone; clones share the same sessions. It is also the in-process
+/// [`Merge`].
+#[derive(Debug, Clone)]
+pub struct Hub {
+    inner: Arc<HubInner>,
+}
+
+impl Hub {
+    /// Starts building a hub over `storage`.
+    pub fn builder(storage: impl Storage) -> HubBuilder {
+        Self::builder_shared(Arc::new(storage))
+    }
+
+    /// Starts building a hub over already shared storage.
+    pub fn builder_shared(storage: Arc<dyn Storage>) -> HubBuilder {
+        HubBuilder {
+            storage,
+            policy: Arc::new(OpenPolicy::default()),
+            capacity: DEFAULT_CAPACITY,
+            session: SessionConfig::default(),
+        }
+    }
+
+    fn slots(&self) -> MutexGuard<'_, Slots> {
+        // The bookkeeping is plain data updated in small steps that cannot panic halfway;
+        // a poisoned lock is still consistent, so recover it rather than cascade panics.
+        self.inner
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The policy sessions are governed by.
+    pub fn policy(&self) -> &Arc<dyn SessionPolicy> {
+        &self.inner.policy
+    }
+
+    /// The live session for `key`, loading it from storage on a miss.
+    pub async fn session(&self, key: &DocKey) -> Result<Arc<Session>> {
+        let slot = self.acquire(key, false).await;
+        self.load(key, &slot).await
+    }
+
+    /// Connects a client: the session stays live (pinned) until the returned guard drops.
+    pub async fn connect(&self, key: &DocKey) -> Result<Connection> {
+        let slot = self.acquire(key, true).await;
+        // Hold the pin first: if loading fails, dropping it releases the pin.
+        let pin = Pin {
+            hub: self.clone(),
+            key: key.clone(),
+            slot: slot.clone(),
+        };
+        let session = self.load(key, &slot).await?;
+        Ok(Connection { session, _pin: pin })
+    }
+
+    async fn acquire(&self, key: &DocKey, pin: bool) -> Arc<Slot> {
+        let acquired = self.slots().acquire(key, pin, self.inner.capacity);
+        for (victim_key, victim) in acquired.victims {
+            self.finish_eviction(victim_key, victim).await;
+        }
+        acquired.slot
+    }
+
+    async fn finish_eviction(&self, key: DocKey, session: Arc<Session>) {
+        let retired = session
+            .flush_and_retire(|| self.slots().finish_eviction(&key, &session))
+            .await;
+        match retired {
+            Ok(true) => self.inner.policy.on_evicted(&key),
+            Ok(false) => {}
+            Err(e) => {
+                // The session stays in the evicting set, holding its data, until a later
+                // flush succeeds or it is asked for again.
+                tracing::error!(%key, error = %e, "could not flush an evicted session; keeping it in memory");
+            }
+        }
+    }
+
+    async fn load(&self, key: &DocKey, slot: &Arc<Slot>) -> Result<Arc<Session>> {
+        let inner = &self.inner;
+        let outcome = slot
+            .cell
+            .get_or_init(|| async {
+                let loaded = Session::load(
+                    key.clone(),
+                    inner.storage.clone(),
+                    inner.policy.clone(),
+                    inner.session.clone(),
+                )
+                .await;
+                if loaded.is_ok() {
+                    inner.policy.on_loaded(key);
+                }
+                loaded.map(Arc::new)
+            })
+            .await;
+        match outcome {
+            Ok(session) => Ok(session.clone()),
+            Err(e) => {
+                self.slots().remove(key, slot);
+                Err(e.clone())
+            }
+        }
+    }
+
+    /// Merges `update` into the session `key` (loading it if needed); see
+    /// [`Session::apply`].
+    pub async fn apply(&self, key: &DocKey, update: &[u8], origin: Origin) -> Result<Applied> {
+        self.with_session(key, |s| async move { s.apply(update, origin).await })
+            .await
+    }
+
+    async fn with_session<T, F, Fut>(&self, key: &DocKey, f: F) -> Result<T>
+    where
+        F: Fn(Arc<Session>) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut last = None;
+        for _ in 0..EVICTION_RETRIES {
+            let session = self.session(key).await?;
+            match f(session).await {
+                Err(Error::Evicted { .. }) => last = Some(Error::Evicted { key: key.clone() }),
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or(Error::Evicted { key: key.clone() }))
+    }
+
+    /// Flushes every session in memory, including ones being evicted: call it on shutdown.
+    /// Returns the first error after trying them all.
+    pub async fn flush_all(&self) -> Result<()> {
+        let sessions = self.slots().all_sessions();
+        let mut first_error = None;
+        for session in sessions {
+            match session.flush().await {
+                Ok(()) | Err(Error::Evicted { .. }) => {}
+                Err(e) => {
+                    tracing::error!(key = %session.key(), error = %e, "flush failed");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// How many sessions are live in memory.
+    pub fn live_sessions(&self) -> usize {
+        self.slots().live()
+    }
+
+    /// How many of `tenant`'s sessions are live in memory.
+    pub fn live_sessions_of(&self, tenant: &TenantId) -> usize {
+        self.slots().live_for(tenant)
+    }
+
+    /// How many sessions have connected clients.
+    pub fn connected_sessions(&self) -> usize {
+        self.slots().pinned_count()
+    }
+
+    /// The storage behind the hub.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.inner.storage
+    }
+}
+
+#[async_trait]
+impl Merge for Hub {
+    async fn merge(&self, key: &DocKey, update: Bytes, origin: Origin) -> Result<Applied> {
+        self.apply(key, &update, origin).await
+    }
+
+    async fn version(&self, key: &DocKey) -> Result<VersionVector> {
+        self.with_session(key, |s| async move { s.version().await })
+            .await
+    }
+
+    async fn missing_for(&self, key: &DocKey, peer_version: &VersionVector) -> Result<Bytes> {
+        self.with_session(key, |s| async move { s.missing_for(peer_version).await })
+            .await
+    }
+
+    async fn snapshot(&self, key: &DocKey) -> Result<Bytes> {
+        self.with_session(key, |s| async move { s.snapshot().await })
+            .await
+    }
+}
+
+/// A connected client's hold on a session: while it lives, the session stays in memory.
+#[derive(Debug)]
+pub struct Connection {
+    session: Arc<Session>,
+    _pin: Pin,
+}
+
+impl Connection {
+    /// The session this client is connected to.
+    pub fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+}
+
+impl std::ops::Deref for Connection {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        &self.session
+    }
+}
+
+/// Releases one pin when dropped.
+#[derive(Debug)]
+struct Pin {
+    hub: Hub,
+    key: DocKey,
+    slot: Arc<Slot>,
+}
+
+impl Drop for Pin {
+    fn drop(&mut self) {
+        let became_idle = self.hub.slots().unpin(&self.key, &self.slot);
+        if became_idle {
+            self.hub.inner.policy.on_idle(&self.key);
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! One live document: its `LoroDoc`, its presence, and what of it is durable.
+
+mod presence;
+mod state;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use loro::{ExportMode, LoroDoc, VersionVector};
+use tokio::sync::{broadcast, Mutex, MutexGuard};
+
+use crate::doc_guard::Panicked;
+use crate::error::{Error, Result};
+use crate::key::DocKey;
+use crate::origin::Origin;
+use crate::policy::SessionPolicy;
+use crate::storage::Storage;
+
+use presence::Presence;
+use state::DocState;
+
+/// Tuning of every session a hub holds.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SessionConfig {
+    /// Compact (snapshot, then drop the covered updates) after this many appends.
+    pub compact_after_updates: usize,
+    /// Compact after this many appended bytes.
+    pub compact_after_bytes: usize,
+    /// Presence entries not refreshed within this time expire.
+    pub presence_timeout: Duration,
+    /// How many events a subscriber may fall behind before it is told it lagged (and must
+    /// resync).
+    pub event_capacity: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            compact_after_updates: 1000,
+            compact_after_bytes: 1 << 20,
+            presence_timeout: Duration::from_secs(30),
+            event_capacity: 1024,
+        }
+    }
+}
+
+impl SessionConfig {
+    /// Sets the compaction thresholds (appends, bytes).
+    pub fn with_compaction(mut self, after_updates: usize, after_bytes: usize) -> Self {
+        self.compact_after_updates = after_updates.max(1);
+        self.compact_after_bytes = after_bytes.max(1);
+        self
+    }
+
+    /// Sets how long presence entries live without a refresh.
+    pub fn with_presence_timeout(mut self, timeout: Duration) -> Self {
+        self.presence_timeout = timeout;
+        self
+    }
+}
+
+/// What merging an update did.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Applied {
+    /// Where the update came from; never send [`update`](Self::update) back there.
+    pub origin: Origin,
+    /// The ops that were new to the session, encoded as a Loro update: what to broadcast
+    /// and what was stored. `None` when the update held nothing new (a duplicate).
+    pub update: Option<Bytes>,
+    /// The session's version after the merge.
+    pub version: VersionVector,
+    /// Whether everything merged so far is durable: acknowledge the sender only if true.
+    pub durable: bool,
+}
+
+/// Something that happened in a session, for everyone connected to it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SessionEvent {
+    /// New ops were merged.
+    Update(Arc<Applied>),
+    /// A presence update was merged; `bytes` is the encoded update to forward.
+    Presence {
+        /// Where it came from; do not send it back there.
+        origin: Origin,
+        /// The encoded `EphemeralStore` update.
+        bytes: Bytes,
+    },
+}
+
+/// One live collaborative document.
+///
+/// Obtain it from a [`Hub`](crate::Hub). Every method is safe to call from many tasks at
+/// once; updates to one session are merged one at a time.
+#[derive(Debug)]
+pub struct Session {
+    key: DocKey,
+    storage: Arc<dyn Storage>,
+    policy: Arc<dyn SessionPolicy>,
+    config: SessionConfig,
+    /// `None` when the document could not be reloaded after a panic.
+    state: Mutex<Option<DocState>>,
+    presence: Presence,
+    events: broadcast::Sender<SessionEvent>,
+    retired: AtomicBool,
+}
+
+impl Session {
+    pub(crate) async fn load(
+        key: DocKey,
+        storage: Arc<dyn Storage>,
+        policy: Arc<dyn SessionPolicy>,
+        config: SessionConfig,
+    ) -> Result<Self> {
+        let state = DocState::load(&key, &*storage).await?;
+        let (events, _) = broadcast::channel(config.event_capacity.max(1));
+        Ok(Self {
+            presence: Presence::new(config.presence_timeout),
+            key,
+            storage,
+            policy,
+            config,
+            state: Mutex::new(Some(state)),
+            events,
+            retired: AtomicBool::new(false),
+        })
+    }
+
+    /// The document's address.
+    pub fn key(&self) -> &DocKey {
+        &self.key
+    }
+
+    async fn lock(&self) -> Result<MutexGuard<'_, Option<DocState>>> {
+        let guard = self.state.lock().await;
+        if self.retired.load(Ordering::Acquire) {
+            return Err(Error::Evicted {
+                key: self.key.clone(),
+            });
+        }
+        Ok(guard)
+    }
+
+    /// After Loro panicked on the live document (already leaked by the guard), reload the
+    /// session from storage in place, so connected clients keep their handle.
+    async fn recover(&self, state: &mut Option<DocState>) -> Error {
+        tracing::error!(key = %self.key, "the CRDT library panicked; reloading the session from storage");
+        *state = match DocState::load(&self.key, &*self.storage).await {
+            Ok(fresh) => Some(fresh),
+            Err(e) => {
+                tracing::error!(key = %self.key, error = %e, "reload after a panic failed");
+                None
+            }
+        };
+        Error::ImportPanicked {
+            key: self.key.clone(),
+        }
+    }
+
+    fn unavailable(&self) -> Error {
+        Error::CorruptDocument {
+            key: self.key.clone(),
+            detail: "the session could not be reloaded after a panic".to_owned(),
+        }
+    }
+
+    /// Merges a peer's update, makes it durable, and reports what changed.
+    ///
+    /// Refused, with the document left exactly as it was: bytes that are not a Loro update
+    /// ([`Error::InvalidUpdate`]), an update that would push the content over the tenant's
+    /// cap ([`Error::DocumentTooLarge`]), one whose dependencies the session lacks
+    /// ([`Error::MissingDependencies`]), and one that makes Loro panic
+    /// ([`Error::ImportPanicked`]). A duplicate is accepted and reports no new ops.
+    ///
+    /// If storage fails, the ops stay merged in memory, `durable` is false, and the next
+    /// apply, flush or eviction retries storing them.
+    pub async fn apply(&self, update: &[u8], origin: Origin) -> Result<Applied> {
+        let limits = self.policy.limits(self.key.tenant());
+        let mut guard = self.lock().await?;
+        let Some(state) = guard.as_mut() else {
+            return Err(self.unavailable());
+        };
+        let imported = match state.import(&self.key, update, limits.max_document_bytes) {
+            Err(Panicked) => return Err(self.recover(&mut guard).await),
+            Ok(result) => result?,
+        };
+        if origin.needs_storing() {
+            if let Err(e) = state.flush(&self.key, &*self.storage).await {
+                tracing::warn!(key = %self.key, error = %e, "update merged but not yet durable");
+            }
+        } else if state.mark_durable_elsewhere(&imported.before).is_err() {
+            return Err(self.recover(&mut guard).await);
+        }
+        let durable = match state.is_durable() {
+            Ok(durable) => durable,
+            Err(Panicked) => return Err(self.recover(&mut guard).await),
+        };
+        let version = match state.read(|d| d.oplog_vv()) {
+            Ok(vv) => vv,
+            Err(Panicked) => return Err(self.recover(&mut guard).await),
+        };
+        if durable
+            && imported.new_ops.is_some()
+            && state.compaction_due(
+                self.config.compact_after_updates,
+                self.config.compact_after_bytes,
+            )
+        {
+            if let Err(e) = state.compact(&self.key, &*self.storage).await {
+                tracing::error!(key = %self.key, error = %e, "compaction refused; history kept as updates");
+            }
+        }
+        drop(guard);
+        let applied = Applied {
+            origin,
+            update: imported.new_ops,
+            version,
+            durable,
+        };
+        if applied.update.is_some() {
+            self.policy.on_changed(&self.key, &applied);
+            // No receivers is not an error: nobody is connected.
+            let _ = self.events.send(SessionEvent::Update(Arc::new(applied.clone())));
+        }
+        Ok(applied)
+    }
+
+    /// Runs `f` on the document, for reads. Changes made through it are not stored or
+    /// broadcast: send updates through [`apply`](Self::apply) instead.
+    pub async fn read<R: Send>(&self, f: impl FnOnce(&LoroDoc) -> R + Send) -> Result<R> {
+        let mut guard = self.lock().await?;
+        let Some(state) = guard.as_mut() else {
+            return Err(self.unavailable());
+        };
+        match state.read(f) {
+            Ok(value) => Ok(value),
+            Err(Panicked) => Err(self.recover(&mut guard).await),
+        }
+    }
+
+    /// The session's version vector (`oplog_vv`), as the protocol's join answer needs.
+    pub async fn version(&self) -> Result<VersionVector> {
+        self.read(|d| d.oplog_vv()).await
+    }
+
+    /// Everything a peer at `peer_version` lacks, as one Loro update.
+    pub async fn missing_for(&self, peer_version: &VersionVector) -> Result<Bytes> {
+        let key = self.key.clone();
+        let bytes = self
+            .read(|d| d.export(ExportMode::updates(peer_version)))
+            .await?;
+        bytes.map(Bytes::from).map_err(|e| Error::InvalidUpdate {
+            key,
+            reason: format!("export failed: {e}"),
+        })
+    }
+
+    /// A full snapshot of the document.
+    pub async fn snapshot(&self) -> Result<Bytes> {
+        let key = self.key.clone();
+        let bytes = self.read(|d| d.export(ExportMode::Snapshot)).await?;
+        bytes.map(Bytes::from).map_err(|e| Error::CorruptDocument {
+            key,
+            detail: format!("snapshot export failed: {e}"),
+        })
+    }
+
+    /// Stores whatever is merged but not yet durable.
+    pub async fn flush(&self) -> Result<()> {
+        let mut guard = self.lock().await?;
+        match guard.as_mut() {
+            Some(state) => state.flush(&self.key, &*self.storage).await,
+            None => Err(self.unavailable()),
+        }
+    }
+
+    /// Replaces the stored history by a verified snapshot now, whatever the thresholds.
+    pub async fn compact(&self) -> Result<()> {
+        let mut guard = self.lock().await?;
+        match guard.as_mut() {
+            Some(state) => state.compact(&self.key, &*self.storage).await,
+            None => Err(self.unavailable()),
+        }
+    }
+
+    /// Receives every later update and presence change of this session.
+    pub fn subscribe(&self) -> broadcast::Receiver<SessionEvent> {
+        self.events.subscribe()
+    }
+
+    /// Merges a presence update (cursor, selection, name) and forwards it to subscribers.
+    pub fn apply_presence(&self, bytes: &[u8], origin: Origin) -> Result<()> {
+        let limit = self.policy.limits(self.key.tenant()).max_presence_bytes;
+        if bytes.len() > limit {
+            return Err(Error::PresenceTooLarge {
+                key: self.key.clone(),
+                size: bytes.len(),
+                limit,
+            });
+        }
+        self.presence
+            .apply(bytes)
+            .map_err(|reason| Error::InvalidPresence {
+                key: self.key.clone(),
+                reason,
+            })?;
+        let _ = self.events.send(SessionEvent::Presence {
+            origin,
+            bytes: Bytes::copy_from_slice(bytes),
+        });
+        Ok(())
+    }
+
+    /// Every live presence entry, encoded for a client that just joined.
+    pub fn presence(&self) -> Bytes {
+        self.presence.remove_outdated();
+        Bytes::from(self.presence.encode_all())
+    }
+
+    /// The presence keys that currently hold a value (after dropping expired ones).
+    pub fn presence_keys(&self) -> Vec<String> {
+        self.presence.remove_outdated();
+        self.presence.keys()
+    }
+
+    pub(crate) fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
+    }
+
+    /// Flushes, then retires the session if `still_evicting()` says the hub has not handed
+    /// it out again meanwhile. Returns whether it was retired.
+    pub(crate) async fn flush_and_retire(&self, still_evicting: impl FnOnce() -> bool) -> Result<bool> {
+        let mut guard = self.state.lock().await;
+        if let Some(state) = guard.as_mut() {
+            state.flush(&self.key, &*self.storage).await?;
+        }
+        if still_evicting() {
+            self.retired.store(true, Ordering::Release);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+}

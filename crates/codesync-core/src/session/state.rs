@@ -1,0 +1,261 @@
+//! The mutable heart of a session: its document, what of it is durable, and its size
+//! estimate. Everything here runs under the session's lock.
+
+use bytes::Bytes;
+use loro::{ExportMode, LoroDoc, VersionVector};
+
+use crate::content::{content_size, growth_bound, ContentEstimate};
+use crate::doc_guard::{GuardedDoc, Panicked};
+use crate::error::{Error, Result};
+use crate::key::DocKey;
+use crate::storage::Storage;
+
+/// What an import did to the document.
+pub(crate) struct Imported {
+    /// The ops that were new, encoded from the version before the import; `None` when the
+    /// update held nothing new.
+    pub(crate) new_ops: Option<Bytes>,
+    /// The document's version before the import.
+    pub(crate) before: VersionVector,
+}
+
+#[derive(Debug)]
+pub(crate) struct DocState {
+    doc: GuardedDoc,
+    /// Every op up to this version is in storage.
+    durable_vv: VersionVector,
+    /// The highest sequence number storage gave this document.
+    last_seq: u64,
+    content: ContentEstimate,
+    updates_since_compaction: usize,
+    bytes_since_compaction: usize,
+}
+
+fn corrupt(key: &DocKey, detail: String) -> Error {
+    Error::CorruptDocument {
+        key: key.clone(),
+        detail,
+    }
+}
+
+/// Imports stored bytes into a fresh document; any failure names what was being read.
+fn import_stored(doc: &mut GuardedDoc, key: &DocKey, what: &str, bytes: &[u8]) -> Result<()> {
+    match doc.run(|d| d.import(bytes)) {
+        Err(Panicked) => Err(corrupt(
+            key,
+            format!("{what} made the CRDT library panic"),
+        )),
+        Ok(Err(e)) => Err(corrupt(key, format!("{what} does not decode: {e}"))),
+        Ok(Ok(status)) if status.pending.is_some() => Err(corrupt(
+            key,
+            format!("{what} depends on changes that are not stored"),
+        )),
+        Ok(Ok(_)) => Ok(()),
+    }
+}
+
+impl DocState {
+    /// Loads a document from storage. Anything short of a complete, readable document is
+    /// an error: a blank document is returned only when storage has none.
+    pub(crate) async fn load(key: &DocKey, storage: &dyn Storage) -> Result<Self> {
+        let stored = storage.load(key).await?;
+        let mut doc = GuardedDoc::new(LoroDoc::new());
+        let mut last_seq = 0;
+        if let Some(stored) = stored {
+            if let Some(snapshot) = &stored.snapshot {
+                import_stored(&mut doc, key, "the snapshot", snapshot)?;
+            }
+            for update in &stored.updates {
+                import_stored(
+                    &mut doc,
+                    key,
+                    &format!("stored update #{}", update.seq),
+                    &update.bytes,
+                )?;
+                last_seq = last_seq.max(update.seq);
+            }
+        }
+        // Reading the whole value forces lazily decoded containers to decode now, inside
+        // the guard, rather than on some later read.
+        let size = doc.run(content_size).map_err(|Panicked| {
+            corrupt(key, "reading it made the CRDT library panic".to_owned())
+        })?;
+        let durable_vv = doc
+            .run(|d| d.oplog_vv())
+            .map_err(|Panicked| corrupt(key, "reading its version panicked".to_owned()))?;
+        Ok(Self {
+            doc,
+            durable_vv,
+            last_seq,
+            content: ContentEstimate::exact(size),
+            updates_since_compaction: 0,
+            bytes_since_compaction: 0,
+        })
+    }
+
+    /// Runs a read on the document.
+    pub(crate) fn read<R>(&mut self, f: impl FnOnce(&LoroDoc) -> R) -> Result<R, Panicked> {
+        self.doc.run(f)
+    }
+
+    /// Checks the size cap, then imports. On `Err(Panicked)` the live document is gone and
+    /// the caller must reload; every other error leaves the document exactly as it was.
+    pub(crate) fn import(
+        &mut self,
+        key: &DocKey,
+        update: &[u8],
+        max_content: usize,
+    ) -> Result<Result<Imported, Error>, Panicked> {
+        let invalid = |e: loro::LoroError| Error::InvalidUpdate {
+            key: key.clone(),
+            reason: e.to_string(),
+        };
+        let growth = growth_bound(update.len());
+        if self.content.upper_bound().saturating_add(growth) > max_content {
+            // Near the cap: first replace the running bound by an exact measure.
+            self.content = ContentEstimate::exact(self.doc.run(content_size)?);
+        }
+        let mut measured_after = None;
+        if self.content.last_exact().saturating_add(growth) > max_content {
+            // Still possibly over: import into a fork to see the real size. A panic in the
+            // fork leaks the fork only; the live document is untouched.
+            let mut trial = GuardedDoc::new(self.doc.run(|d| d.fork())?);
+            let outcome = trial.run(|d| d.import(update).map(|s| (s, content_size(d))));
+            match outcome {
+                Err(Panicked) => {
+                    return Ok(Err(Error::ImportPanicked { key: key.clone() }));
+                }
+                Ok(Err(e)) => return Ok(Err(invalid(e))),
+                Ok(Ok((status, _))) if status.pending.is_some() => {
+                    return Ok(Err(Error::MissingDependencies { key: key.clone() }));
+                }
+                Ok(Ok((_, size))) if size > max_content => {
+                    return Ok(Err(Error::DocumentTooLarge {
+                        key: key.clone(),
+                        size,
+                        limit: max_content,
+                    }));
+                }
+                Ok(Ok((_, size))) => measured_after = Some(size),
+            }
+        }
+
+        let (before_vv, before_frontiers) = self.doc.run(|d| (d.oplog_vv(), d.oplog_frontiers()))?;
+        let status = match self.doc.run(|d| d.import(update))? {
+            Ok(status) => status,
+            Err(e) => return Ok(Err(invalid(e))),
+        };
+        if status.pending.is_some() {
+            // Loro keeps the unresolvable part aside, where it could later breach the cap.
+            // Restore the exact previous document; a fork leaves pending changes behind.
+            let restored = self.doc.run(|d| d.fork_at(&before_frontiers))?;
+            match restored {
+                Ok(doc) => self.doc = GuardedDoc::new(doc),
+                Err(e) => {
+                    tracing::error!(%key, error = %e, "could not drop pending changes");
+                }
+            }
+            return Ok(Err(Error::MissingDependencies { key: key.clone() }));
+        }
+        let after_vv = self.doc.run(|d| d.oplog_vv())?;
+        if after_vv == before_vv {
+            return Ok(Ok(Imported {
+                new_ops: None,
+                before: before_vv,
+            }));
+        }
+        match measured_after {
+            Some(size) => self.content = ContentEstimate::exact(size),
+            None => self.content.grow(update.len()),
+        }
+        let new_ops = self
+            .doc
+            .run(|d| d.export(ExportMode::updates(&before_vv)))?
+            .map_err(|e| Error::InvalidUpdate {
+                key: key.clone(),
+                reason: format!("re-encoding the merged ops failed: {e}"),
+            });
+        Ok(new_ops.map(|bytes| Imported {
+            new_ops: Some(Bytes::from(bytes)),
+            before: before_vv,
+        }))
+    }
+
+    /// Whether every merged op is durable.
+    pub(crate) fn is_durable(&mut self) -> Result<bool, Panicked> {
+        let vv = self.doc.run(|d| d.oplog_vv())?;
+        Ok(vv == self.durable_vv)
+    }
+
+    /// Marks what is merged now as durable without storing it (another node stored it).
+    /// Only when nothing else was pending, so a pending op is never skipped.
+    pub(crate) fn mark_durable_elsewhere(&mut self, before: &VersionVector) -> Result<(), Panicked> {
+        if &self.durable_vv == before {
+            self.durable_vv = self.doc.run(|d| d.oplog_vv())?;
+        }
+        Ok(())
+    }
+
+    /// Stores whatever is merged but not yet durable.
+    pub(crate) async fn flush(&mut self, key: &DocKey, storage: &dyn Storage) -> Result<()> {
+        let poisoned = |Panicked| Error::ImportPanicked { key: key.clone() };
+        let vv = self.doc.run(|d| d.oplog_vv()).map_err(poisoned)?;
+        if vv == self.durable_vv {
+            return Ok(());
+        }
+        let bytes = self
+            .doc
+            .run(|d| d.export(ExportMode::updates(&self.durable_vv)))
+            .map_err(poisoned)?
+            .map_err(|e| Error::InvalidUpdate {
+                key: key.clone(),
+                reason: format!("encoding pending ops failed: {e}"),
+            })?;
+        let len = bytes.len();
+        self.last_seq = storage.append(key, Bytes::from(bytes)).await?;
+        self.durable_vv = vv;
+        self.updates_since_compaction += 1;
+        self.bytes_since_compaction += len;
+        Ok(())
+    }
+
+    /// Whether enough has been appended since the last compaction.
+    pub(crate) fn compaction_due(&self, after_updates: usize, after_bytes: usize) -> bool {
+        self.updates_since_compaction >= after_updates || self.bytes_since_compaction >= after_bytes
+    }
+
+    /// Replaces the stored history with a snapshot, after proving the snapshot loads back
+    /// into the same document, and re-bases the live document on it (a document loaded from
+    /// a snapshot uses far less memory than one built from many small updates).
+    pub(crate) async fn compact(&mut self, key: &DocKey, storage: &dyn Storage) -> Result<()> {
+        self.flush(key, storage).await?;
+        self.updates_since_compaction = 0;
+        self.bytes_since_compaction = 0;
+        let poisoned = |Panicked| Error::ImportPanicked { key: key.clone() };
+        let (snapshot, vv) = self
+            .doc
+            .run(|d| (d.export(ExportMode::Snapshot), d.oplog_vv()))
+            .map_err(poisoned)?;
+        let snapshot = snapshot.map_err(|e| corrupt(key, format!("snapshot export failed: {e}")))?;
+        let mut reloaded = GuardedDoc::new(LoroDoc::new());
+        import_stored(&mut reloaded, key, "the new snapshot", &snapshot)?;
+        let size = reloaded.run(content_size).map_err(|Panicked| {
+            corrupt(key, "the new snapshot panics when read back".to_owned())
+        })?;
+        let reloaded_vv = reloaded
+            .run(|d| d.oplog_vv())
+            .map_err(|Panicked| corrupt(key, "the new snapshot has no readable version".to_owned()))?;
+        if reloaded_vv != vv {
+            return Err(corrupt(
+                key,
+                "the new snapshot does not reload to the same version".to_owned(),
+            ));
+        }
+        storage
+            .compact(key, Bytes::from(snapshot), self.last_seq)
+            .await?;
+        self.doc = reloaded;
+        self.content = ContentEstimate::exact(size);
+        Ok(())
+    }
+}
