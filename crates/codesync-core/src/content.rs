@@ -93,7 +93,8 @@ mod tests {
 
     #[test]
     fn growth_bound_holds_for_every_kind_of_content() {
-        let cases: Vec<(&str, Box<dyn Fn(&LoroDoc)>)> = vec![
+        type Build = Box<dyn Fn(&LoroDoc)>;
+        let cases: Vec<(&str, Build)> = vec![
             (
                 "typed text",
                 Box::new(|d: &LoroDoc| {

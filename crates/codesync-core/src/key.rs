@@ -202,7 +202,13 @@ mod tests {
             let err = SessionId::new(id).expect_err(id);
             let text = err.to_string();
             assert!(text.contains(why), "{id:?}: {text}");
-            assert!(matches!(err, Error::InvalidId { kind: "session", .. }));
+            assert!(matches!(
+                err,
+                Error::InvalidId {
+                    kind: "session",
+                    ..
+                }
+            ));
         }
     }
 

@@ -13,32 +13,32 @@
 //! ## Embedding the hub
 //!
 //! ```
-//! use codesync_core::{ClientId, DocKey, Hub, MemoryStorage, Origin};
+//! use codesync_core::{DocKey, Hub, MemoryStorage, SessionEvent};
 //! use loro::{ExportMode, LoroDoc};
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let hub = Hub::builder(MemoryStorage::new()).capacity(10_000).build();
 //! let key = DocKey::parse("acme", "main.rs").unwrap();
 //!
-//! // A browser connects: its session stays live while the connection lives.
-//! let alice = hub.connect(&key).await.unwrap();
-//! let mut events = alice.subscribe();
+//! // Two clients join (the policy checks their credentials); the session stays live while
+//! // either is connected.
+//! let alice = hub.join(&key, b"alice-token").await.unwrap();
+//! let bob = hub.join(&key, b"bob-token").await.unwrap();
+//! let mut alice_events = alice.session().subscribe();
 //!
-//! // Another client types; its update is merged, stored, and reported.
-//! let bob = LoroDoc::new();
-//! bob.get_text("content").insert(0, "fn main() {}").unwrap();
-//! let update = bob.export(ExportMode::all_updates()).unwrap();
-//! let applied = hub.apply(&key, &update, Origin::Client(ClientId(2))).await.unwrap();
-//! assert!(applied.durable); // safe to acknowledge
+//! // Bob types; his update is merged, stored, and reported.
+//! let editor = LoroDoc::new();
+//! editor.get_text("content").insert(0, "fn main() {}").unwrap();
+//! let update = editor.export(ExportMode::all_updates()).unwrap();
+//! let applied = bob.apply(&update).await.unwrap();
+//! assert!(applied.durable); // safe to acknowledge to Bob
 //!
-//! // Alice's side receives exactly the new ops, tagged with their origin.
-//! let codesync_core::SessionEvent::Update(change) = events.recv().await.unwrap() else {
-//!     unreachable!()
-//! };
-//! assert_eq!(change.origin, Origin::Client(ClientId(2)));
+//! // Alice receives exactly the new ops, tagged with their origin (so never echoed to Bob).
+//! let SessionEvent::Update(change) = alice_events.recv().await.unwrap() else { panic!() };
+//! assert!(change.origin.is_client(bob.id()));
 //!
 //! // A late joiner at an empty version receives everything it lacks.
-//! let missing = alice.missing_for(&Default::default()).await.unwrap();
+//! let missing = alice.session().missing_for(&Default::default()).await.unwrap();
 //! let carol = LoroDoc::new();
 //! carol.import(&missing).unwrap();
 //! assert_eq!(carol.get_text("content").to_string(), "fn main() {}");
@@ -82,6 +82,11 @@ pub use origin::{ClientId, NodeId, Origin};
 pub use policy::{Access, OpenPolicy, SessionPolicy};
 pub use session::{Applied, Session, SessionConfig, SessionEvent};
 pub use storage::{MemoryStorage, Storage, StorageExt, StoredDoc, StoredUpdate};
+
+/// The README's embedding example, compiled as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
 
 /// The Loro version this crate is built against, re-exported so embedders use the same one.
 pub use loro;

@@ -22,25 +22,48 @@ async fn import_panic_is_refused_and_the_session_reloads_from_storage() {
     let hub = Hub::builder_shared(storage.clone()).build();
     let victim = key("acme", "victim");
     let bystander = key("other", "bystander");
-    hub.apply(&victim, &text_update(100, "victim text"), CLIENT).await.expect("seed");
-    hub.apply(&bystander, &text_update(200, "bystander text"), CLIENT).await.expect("seed");
+    hub.apply(&victim, &text_update(100, "victim text"), CLIENT)
+        .await
+        .expect("seed");
+    hub.apply(&bystander, &text_update(200, "bystander text"), CLIENT)
+        .await
+        .expect("seed");
     let victim_before = text_and_version(&hub, &victim).await;
     let bystander_before = text_and_version(&hub, &bystander).await;
-    let held = hub.connect(&victim).await.expect("a client holds the session");
+    let held = hub
+        .join(&victim, b"")
+        .await
+        .expect("a client holds the session");
     let loads_before = storage.loads();
 
     let result = hub
         .apply(&victim, &crasher("import-panic-then-abort.bin"), CLIENT)
         .await;
 
-    assert!(matches!(result, Err(Error::ImportPanicked { .. })), "{result:?}");
-    assert_eq!(storage.loads(), loads_before + 1, "the session reloaded from storage once");
+    assert!(
+        matches!(result, Err(Error::ImportPanicked { .. })),
+        "{result:?}"
+    );
+    assert_eq!(
+        storage.loads(),
+        loads_before + 1,
+        "the session reloaded from storage once"
+    );
     assert_eq!(text_and_version(&hub, &victim).await, victim_before);
     assert_eq!(text_and_version(&hub, &bystander).await, bystander_before);
     // The connected client's handle is the same session, reloaded in place, and works.
-    let applied = held.apply(&text_update(300, "more "), CLIENT).await.expect("edit after");
+    let applied = held
+        .apply(&text_update(300, "more "))
+        .await
+        .expect("edit after");
     assert!(applied.durable);
-    assert_eq!(text_and_version(&hub, &victim).await.0, held.read(|d| d.get_text("content").to_string()).await.expect("read"));
+    assert_eq!(
+        text_and_version(&hub, &victim).await.0,
+        held.session()
+            .read(|d| d.get_text("content").to_string())
+            .await
+            .expect("read")
+    );
 }
 
 #[tokio::test]
@@ -50,24 +73,38 @@ async fn accepted_then_abort_input_is_survived_and_never_compacted_into_a_snapsh
     let victim = key("acme", "victim");
     let bystander = key("other", "bystander");
     // Peers 1 and 2 are the crafted update's own: seed with others.
-    hub.apply(&bystander, &text_update(200, "bystander text"), CLIENT).await.expect("seed");
+    hub.apply(&bystander, &text_update(200, "bystander text"), CLIENT)
+        .await
+        .expect("seed");
     let bystander_before = text_and_version(&hub, &bystander).await;
-    hub.apply(&victim, &text_update(100, "victim text"), CLIENT).await.expect("seed");
+    hub.apply(&victim, &text_update(100, "victim text"), CLIENT)
+        .await
+        .expect("seed");
 
     // loro accepts this update, and reading the live document works...
-    hub.apply(&victim, &crasher("accepted-then-abort-on-reload.bin"), CLIENT)
-        .await
-        .expect("loro accepts it");
+    hub.apply(
+        &victim,
+        &crasher("accepted-then-abort-on-reload.bin"),
+        CLIENT,
+    )
+    .await
+    .expect("loro accepts it");
     let victim_after = text_and_version(&hub, &victim).await;
 
     // ...but a snapshot of it panics when read back. Compaction proves every snapshot
     // before storing it, so it refuses, and the history stays as replayable updates.
     let session = hub.session(&victim).await.expect("session");
     let compacted = session.compact().await;
-    assert!(matches!(compacted, Err(Error::CorruptDocument { .. })), "{compacted:?}");
+    assert!(
+        matches!(compacted, Err(Error::CorruptDocument { .. })),
+        "{compacted:?}"
+    );
     drop(session);
     let stored = storage.load(&victim).await.expect("load").expect("stored");
-    assert!(stored.snapshot.is_none(), "no unloadable snapshot was stored");
+    assert!(
+        stored.snapshot.is_none(),
+        "no unloadable snapshot was stored"
+    );
 
     // Capacity 1: touching the bystander evicts the victim; the victim then reloads from
     // storage, intact, and keeps working.
@@ -75,6 +112,8 @@ async fn accepted_then_abort_input_is_survived_and_never_compacted_into_a_snapsh
     let loads_before = storage.loads();
     assert_eq!(text_and_version(&hub, &victim).await, victim_after);
     assert_eq!(storage.loads(), loads_before + 1, "reloaded from storage");
-    hub.apply(&victim, &text_update(300, "after "), CLIENT).await.expect("edit after");
+    hub.apply(&victim, &text_update(300, "after "), CLIENT)
+        .await
+        .expect("edit after");
     assert_eq!(text_and_version(&hub, &bystander).await, bystander_before);
 }

@@ -2,6 +2,7 @@
 
 mod slots;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -11,8 +12,8 @@ use loro::VersionVector;
 use crate::error::{Error, Result};
 use crate::key::{DocKey, TenantId};
 use crate::merge::Merge;
-use crate::origin::Origin;
-use crate::policy::{OpenPolicy, SessionPolicy};
+use crate::origin::{ClientId, Origin};
+use crate::policy::{Access, OpenPolicy, SessionPolicy};
 use crate::session::{Applied, Session, SessionConfig};
 use crate::storage::Storage;
 
@@ -67,6 +68,7 @@ impl HubBuilder {
                 capacity: self.capacity,
                 session: self.session,
                 slots: Mutex::new(Slots::default()),
+                next_client: AtomicU64::new(1),
             }),
         }
     }
@@ -79,6 +81,7 @@ struct HubInner {
     capacity: usize,
     session: SessionConfig,
     slots: Mutex<Slots>,
+    next_client: AtomicU64,
 }
 
 /// Every live session of every tenant, loaded from [`Storage`] on demand and kept in a
@@ -87,7 +90,7 @@ struct HubInner {
 /// - A miss loads the session once, however many tasks ask for it at the same time.
 /// - Eviction flushes anything not yet durable first, and a session evicted while its
 ///   flush runs is handed back rather than reloaded, so eviction never loses data.
-/// - Sessions with connected clients ([`Hub::connect`]) are pinned and never evicted.
+/// - Sessions with connected clients ([`Hub::join`]) are pinned and never evicted.
 /// - When the hub is full, the tenant with the most live sessions gives one up (its least
 ///   recently used idle one), so one tenant cannot push everyone else's sessions out.
 ///
@@ -134,8 +137,12 @@ impl Hub {
         self.load(key, &slot).await
     }
 
-    /// Connects a client: the session stays live (pinned) until the returned guard drops.
-    pub async fn connect(&self, key: &DocKey) -> Result<Connection> {
+    /// Admits a client to a session: asks the policy whether `credential` may join `key`,
+    /// then pins the session in memory until the returned [`Connection`] drops.
+    ///
+    /// Refused with [`Error::PermissionDenied`] (or whatever the policy returns).
+    pub async fn join(&self, key: &DocKey, credential: &[u8]) -> Result<Connection> {
+        let access = self.inner.policy.authorize(key, credential).await?;
         let slot = self.acquire(key, true).await;
         // Hold the pin first: if loading fails, dropping it releases the pin.
         let pin = Pin {
@@ -144,7 +151,13 @@ impl Hub {
             slot: slot.clone(),
         };
         let session = self.load(key, &slot).await?;
-        Ok(Connection { session, _pin: pin })
+        let id = ClientId(self.inner.next_client.fetch_add(1, Ordering::Relaxed));
+        Ok(Connection {
+            id,
+            access,
+            session,
+            _pin: pin,
+        })
     }
 
     async fn acquire(&self, key: &DocKey, pin: bool) -> Arc<Slot> {
@@ -280,24 +293,48 @@ impl Merge for Hub {
     }
 }
 
-/// A connected client's hold on a session: while it lives, the session stays in memory.
+/// A client admitted to a session by [`Hub::join`]. While it lives, the session stays in
+/// memory. Its updates are tagged `Origin::Client(self.id())`, so events carrying that
+/// origin are this client's own and must not be sent back to it.
 #[derive(Debug)]
 pub struct Connection {
+    id: ClientId,
+    access: Access,
     session: Arc<Session>,
     _pin: Pin,
 }
 
 impl Connection {
-    /// The session this client is connected to.
+    /// This client's id within the process.
+    pub fn id(&self) -> ClientId {
+        self.id
+    }
+
+    /// What the policy allowed this client to do.
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    /// The session this client is connected to (reads, version, subscriptions).
     pub fn session(&self) -> &Arc<Session> {
         &self.session
     }
-}
 
-impl std::ops::Deref for Connection {
-    type Target = Session;
-    fn deref(&self) -> &Session {
-        &self.session
+    /// Merges an update from this client. A read-only client is refused with
+    /// [`Error::PermissionDenied`] and the document is left unchanged.
+    pub async fn apply(&self, update: &[u8]) -> Result<Applied> {
+        if !self.access.can_write() {
+            return Err(Error::permission_denied(
+                self.session.key(),
+                "this client may only read",
+            ));
+        }
+        self.session.apply(update, Origin::Client(self.id)).await
+    }
+
+    /// Merges a presence update (cursor, selection, name) from this client.
+    pub fn apply_presence(&self, bytes: &[u8]) -> Result<()> {
+        self.session.apply_presence(bytes, Origin::Client(self.id))
     }
 }
 

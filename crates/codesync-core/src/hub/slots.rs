@@ -97,7 +97,13 @@ impl Slots {
             if !is_stale(&slot) {
                 if pin {
                     self.idle_remove(key);
-                    self.pinned.insert(key.clone(), Pinned { slot: slot.clone(), pins: 1 });
+                    self.pinned.insert(
+                        key.clone(),
+                        Pinned {
+                            slot: slot.clone(),
+                            pins: 1,
+                        },
+                    );
                 }
                 return slot;
             }
@@ -111,7 +117,13 @@ impl Slots {
         *self.per_tenant.entry(key.tenant().clone()).or_default() += 1;
         self.live += 1;
         if pin {
-            self.pinned.insert(key.clone(), Pinned { slot: slot.clone(), pins: 1 });
+            self.pinned.insert(
+                key.clone(),
+                Pinned {
+                    slot: slot.clone(),
+                    pins: 1,
+                },
+            );
         } else {
             self.idle
                 .entry(key.tenant().clone())
@@ -137,7 +149,10 @@ impl Slots {
     /// Forgets `slot` if it is still the one held for `key`.
     pub(crate) fn remove(&mut self, key: &DocKey, slot: &Arc<Slot>) {
         let held_idle = self.idle_get(key).is_some_and(|s| Arc::ptr_eq(&s, slot));
-        let held_pinned = self.pinned.get(key).is_some_and(|p| Arc::ptr_eq(&p.slot, slot));
+        let held_pinned = self
+            .pinned
+            .get(key)
+            .is_some_and(|p| Arc::ptr_eq(&p.slot, slot));
         if held_idle {
             self.idle_remove(key);
         } else if held_pinned {
@@ -237,7 +252,10 @@ impl Slots {
 
     /// Every session in memory, live or being evicted, for a flush of everything.
     pub(crate) fn all_sessions(&self) -> Vec<Arc<Session>> {
-        let idle = self.idle.values().flat_map(|lru| lru.iter().map(|(_, s)| s));
+        let idle = self
+            .idle
+            .values()
+            .flat_map(|lru| lru.iter().map(|(_, s)| s));
         let pinned = self.pinned.values().map(|p| &p.slot);
         idle.chain(pinned)
             .filter_map(|slot| slot.session().cloned())

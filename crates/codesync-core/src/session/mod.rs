@@ -224,7 +224,9 @@ impl Session {
         if applied.update.is_some() {
             self.policy.on_changed(&self.key, &applied);
             // No receivers is not an error: nobody is connected.
-            let _ = self.events.send(SessionEvent::Update(Arc::new(applied.clone())));
+            let _ = self
+                .events
+                .send(SessionEvent::Update(Arc::new(applied.clone())));
         }
         Ok(applied)
     }
@@ -333,7 +335,10 @@ impl Session {
 
     /// Flushes, then retires the session if `still_evicting()` says the hub has not handed
     /// it out again meanwhile. Returns whether it was retired.
-    pub(crate) async fn flush_and_retire(&self, still_evicting: impl FnOnce() -> bool) -> Result<bool> {
+    pub(crate) async fn flush_and_retire(
+        &self,
+        still_evicting: impl FnOnce() -> bool,
+    ) -> Result<bool> {
         let mut guard = self.state.lock().await;
         if let Some(state) = guard.as_mut() {
             state.flush(&self.key, &*self.storage).await?;

@@ -41,10 +41,7 @@ fn corrupt(key: &DocKey, detail: String) -> Error {
 /// Imports stored bytes into a fresh document; any failure names what was being read.
 fn import_stored(doc: &mut GuardedDoc, key: &DocKey, what: &str, bytes: &[u8]) -> Result<()> {
     match doc.run(|d| d.import(bytes)) {
-        Err(Panicked) => Err(corrupt(
-            key,
-            format!("{what} made the CRDT library panic"),
-        )),
+        Err(Panicked) => Err(corrupt(key, format!("{what} made the CRDT library panic"))),
         Ok(Err(e)) => Err(corrupt(key, format!("{what} does not decode: {e}"))),
         Ok(Ok(status)) if status.pending.is_some() => Err(corrupt(
             key,
@@ -140,7 +137,8 @@ impl DocState {
             }
         }
 
-        let (before_vv, before_frontiers) = self.doc.run(|d| (d.oplog_vv(), d.oplog_frontiers()))?;
+        let (before_vv, before_frontiers) =
+            self.doc.run(|d| (d.oplog_vv(), d.oplog_frontiers()))?;
         let status = match self.doc.run(|d| d.import(update))? {
             Ok(status) => status,
             Err(e) => return Ok(Err(invalid(e))),
@@ -189,7 +187,10 @@ impl DocState {
 
     /// Marks what is merged now as durable without storing it (another node stored it).
     /// Only when nothing else was pending, so a pending op is never skipped.
-    pub(crate) fn mark_durable_elsewhere(&mut self, before: &VersionVector) -> Result<(), Panicked> {
+    pub(crate) fn mark_durable_elsewhere(
+        &mut self,
+        before: &VersionVector,
+    ) -> Result<(), Panicked> {
         if &self.durable_vv == before {
             self.durable_vv = self.doc.run(|d| d.oplog_vv())?;
         }
@@ -236,15 +237,16 @@ impl DocState {
             .doc
             .run(|d| (d.export(ExportMode::Snapshot), d.oplog_vv()))
             .map_err(poisoned)?;
-        let snapshot = snapshot.map_err(|e| corrupt(key, format!("snapshot export failed: {e}")))?;
+        let snapshot =
+            snapshot.map_err(|e| corrupt(key, format!("snapshot export failed: {e}")))?;
         let mut reloaded = GuardedDoc::new(LoroDoc::new());
         import_stored(&mut reloaded, key, "the new snapshot", &snapshot)?;
         let size = reloaded.run(content_size).map_err(|Panicked| {
             corrupt(key, "the new snapshot panics when read back".to_owned())
         })?;
-        let reloaded_vv = reloaded
-            .run(|d| d.oplog_vv())
-            .map_err(|Panicked| corrupt(key, "the new snapshot has no readable version".to_owned()))?;
+        let reloaded_vv = reloaded.run(|d| d.oplog_vv()).map_err(|Panicked| {
+            corrupt(key, "the new snapshot has no readable version".to_owned())
+        })?;
         if reloaded_vv != vv {
             return Err(corrupt(
                 key,
