@@ -58,7 +58,12 @@ impl DocState {
         let stored = storage.load(key).await?;
         let mut doc = GuardedDoc::new(LoroDoc::new());
         let mut last_seq = 0;
+        // The stored tail counts toward the next compaction, so a session that is evicted
+        // often still compacts instead of growing an ever longer tail to replay.
+        let (mut tail_updates, mut tail_bytes) = (0, 0);
         if let Some(stored) = stored {
+            tail_updates = stored.updates.len();
+            tail_bytes = stored.updates.iter().map(|u| u.bytes.len()).sum();
             if let Some(snapshot) = &stored.snapshot {
                 import_stored(&mut doc, key, "the snapshot", snapshot)?;
             }
@@ -85,8 +90,8 @@ impl DocState {
             durable_vv,
             last_seq,
             content: ContentEstimate::exact(size),
-            updates_since_compaction: 0,
-            bytes_since_compaction: 0,
+            updates_since_compaction: tail_updates,
+            bytes_since_compaction: tail_bytes,
         })
     }
 

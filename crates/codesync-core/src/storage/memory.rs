@@ -91,7 +91,6 @@ impl Storage for MemoryStorage {
                 .or_default();
             record.snapshot = Some(snapshot);
             record.updates.retain(|u| u.seq > through);
-            record.last_seq = record.last_seq.max(through);
         })
     }
 
