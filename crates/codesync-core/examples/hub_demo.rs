@@ -62,9 +62,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             while let Ok(event) = events[i].try_recv() {
                 if let SessionEvent::Update(change) = event {
                     if !change.origin.is_client(connection.id()) {
-                        if let Some(update) = &change.update {
-                            doc.import(update)?;
-                        }
+                        doc.import(&change.update)?;
                     }
                 }
             }

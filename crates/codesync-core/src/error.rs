@@ -76,6 +76,24 @@ pub enum Error {
         reason: String,
     },
 
+    /// A client tried to set a presence key another client owns.
+    #[error("presence key {presence_key:?} in {key} belongs to another client")]
+    PresenceKeyTaken {
+        /// The document the presence belongs to.
+        key: DocKey,
+        /// The contested presence key.
+        presence_key: String,
+    },
+
+    /// A client tried to hold more presence keys than the tenant allows.
+    #[error("a client may hold at most {limit} presence keys in {key}")]
+    TooManyPresenceKeys {
+        /// The document the presence belongs to.
+        key: DocKey,
+        /// The cap in force.
+        limit: usize,
+    },
+
     /// Loro panicked while handling bytes for this document. The update was refused; if the
     /// live document was touched, it was discarded (never dropped: see the crate docs) and
     /// the session reloaded from storage.

@@ -61,6 +61,7 @@
 
 #![forbid(unsafe_code)]
 
+mod blob;
 mod content;
 mod doc_guard;
 mod error;
@@ -80,13 +81,8 @@ pub use limits::{Limits, LimitsConfig, DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_MAX_P
 pub use merge::Merge;
 pub use origin::{ClientId, NodeId, Origin};
 pub use policy::{Access, OpenPolicy, SessionPolicy};
-pub use session::{Applied, Session, SessionConfig, SessionEvent};
+pub use session::{Applied, Change, Session, SessionConfig, SessionEvent};
 pub use storage::{MemoryStorage, Storage, StorageExt, StoredDoc, StoredUpdate};
-
-/// The README's embedding example, compiled as a doctest so it cannot rot.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;
 
 /// The Loro version this crate is built against, re-exported so embedders use the same one.
 pub use loro;

@@ -26,6 +26,8 @@ pub struct Limits {
     pub max_document_bytes: usize,
     /// The largest presence message accepted, in bytes.
     pub max_presence_bytes: usize,
+    /// How many presence keys one client may hold in a session.
+    pub max_presence_keys_per_client: usize,
 }
 
 impl Default for Limits {
@@ -33,6 +35,7 @@ impl Default for Limits {
         Self {
             max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
             max_presence_bytes: DEFAULT_MAX_PRESENCE_BYTES,
+            max_presence_keys_per_client: 8,
         }
     }
 }

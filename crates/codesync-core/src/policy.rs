@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use crate::error::Result;
 use crate::key::{DocKey, TenantId};
 use crate::limits::{Limits, LimitsConfig};
-use crate::session::Applied;
+use crate::session::Change;
 
 /// What a client may do in a session once it has joined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,8 +37,9 @@ impl Access {
 /// The rules and hooks of sessions: implement it to plug in authentication, per-tenant
 /// limits, or reactions to a session being loaded, changed, idle or evicted.
 ///
-/// Hooks run on the task that caused them, while no lock is held; keep them short (hand
-/// long work to a channel).
+/// Hooks run on the task that caused them, synchronously; `on_changed` runs while the
+/// session's lock is held, so a hook must not call back into the same session. Keep hooks
+/// short (hand long work to a channel).
 #[async_trait]
 pub trait SessionPolicy: Send + Sync + Debug + 'static {
     /// Decides whether a client presenting `credential` may join `key`, and how.
@@ -51,8 +52,9 @@ pub trait SessionPolicy: Send + Sync + Debug + 'static {
     /// Called after a session was loaded from storage into memory.
     fn on_loaded(&self, _key: &DocKey) {}
 
-    /// Called after an update changed a session (not for duplicates).
-    fn on_changed(&self, _key: &DocKey, _applied: &Applied) {}
+    /// Called as soon as an update changed a session (not for duplicates), before it is
+    /// durable.
+    fn on_changed(&self, _key: &DocKey, _change: &Change) {}
 
     /// Called when the last connected client of a session left.
     fn on_idle(&self, _key: &DocKey) {}

@@ -334,7 +334,14 @@ impl Connection {
 
     /// Merges a presence update (cursor, selection, name) from this client.
     pub fn apply_presence(&self, bytes: &[u8]) -> Result<()> {
-        self.session.apply_presence(bytes, Origin::Client(self.id))
+        self.session.apply_presence(bytes, self.id)
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // Presence of a client that left must not linger until it expires.
+        self.session.remove_presence_of(self.id);
     }
 }
 

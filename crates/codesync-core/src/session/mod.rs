@@ -14,11 +14,11 @@ use tokio::sync::{broadcast, Mutex, MutexGuard};
 use crate::doc_guard::Panicked;
 use crate::error::{Error, Result};
 use crate::key::DocKey;
-use crate::origin::Origin;
+use crate::origin::{ClientId, Origin};
 use crate::policy::SessionPolicy;
 use crate::storage::Storage;
 
-use presence::Presence;
+use presence::{Presence, Refusal};
 use state::DocState;
 
 /// Tuning of every session a hub holds.
@@ -77,13 +77,26 @@ pub struct Applied {
     pub durable: bool,
 }
 
+/// New ops merged into a session, as every connected client should receive them.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Change {
+    /// Where the ops came from; do not send them back there.
+    pub origin: Origin,
+    /// The new ops, encoded as a Loro update.
+    pub update: Bytes,
+    /// The session's version after the merge.
+    pub version: VersionVector,
+}
+
 /// Something that happened in a session, for everyone connected to it.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum SessionEvent {
-    /// New ops were merged.
-    Update(Arc<Applied>),
-    /// A presence update was merged; `bytes` is the encoded update to forward.
+    /// New ops were merged. Sent as soon as they are merged, before they are durable:
+    /// broadcast need not wait for the disk, only the sender's acknowledgement does.
+    Update(Arc<Change>),
+    /// Presence changed; `bytes` is the encoded `EphemeralStore` update to forward.
     Presence {
         /// Where it came from; do not send it back there.
         origin: Origin,
@@ -147,12 +160,24 @@ impl Session {
 
     /// After Loro panicked on the live document (already leaked by the guard), reload the
     /// session from storage in place, so connected clients keep their handle.
+    ///
+    /// Ops merged but not yet stored are merged again into the reloaded document. If the
+    /// reload fails, the session retires: the hub loads it afresh on the next request.
     async fn recover(&self, state: &mut Option<DocState>) -> Error {
         tracing::error!(key = %self.key, "the CRDT library panicked; reloading the session from storage");
+        let pending = state
+            .as_mut()
+            .map(DocState::take_undurable)
+            .unwrap_or_default();
+        // The old state's document was leaked by its guard; dropping the rest is safe.
         *state = match DocState::load(&self.key, &*self.storage).await {
-            Ok(fresh) => Some(fresh),
+            Ok(mut fresh) => {
+                fresh.restore_undurable(&self.key, pending);
+                Some(fresh)
+            }
             Err(e) => {
-                tracing::error!(key = %self.key, error = %e, "reload after a panic failed");
+                tracing::error!(key = %self.key, error = %e, "reload after a panic failed; retiring the session");
+                self.retired.store(true, Ordering::Release);
                 None
             }
         };
@@ -188,6 +213,22 @@ impl Session {
             Err(Panicked) => return Err(self.recover(&mut guard).await),
             Ok(result) => result?,
         };
+        let version = match state.read(|d| d.oplog_vv()) {
+            Ok(vv) => vv,
+            Err(Panicked) => return Err(self.recover(&mut guard).await),
+        };
+        // Tell everyone before the first await: if this call is cancelled while storing,
+        // the ops are still broadcast (and stored by the next flush).
+        if let Some(update) = &imported.new_ops {
+            let change = Change {
+                origin,
+                update: update.clone(),
+                version: version.clone(),
+            };
+            self.policy.on_changed(&self.key, &change);
+            // No receivers is not an error: nobody is connected.
+            let _ = self.events.send(SessionEvent::Update(Arc::new(change)));
+        }
         if origin.needs_storing() {
             if let Err(e) = state.flush(&self.key, &*self.storage).await {
                 tracing::warn!(key = %self.key, error = %e, "update merged but not yet durable");
@@ -197,10 +238,6 @@ impl Session {
         }
         let durable = match state.is_durable() {
             Ok(durable) => durable,
-            Err(Panicked) => return Err(self.recover(&mut guard).await),
-        };
-        let version = match state.read(|d| d.oplog_vv()) {
-            Ok(vv) => vv,
             Err(Panicked) => return Err(self.recover(&mut guard).await),
         };
         if durable
@@ -214,25 +251,19 @@ impl Session {
                 tracing::error!(key = %self.key, error = %e, "compaction refused; history kept as updates");
             }
         }
-        drop(guard);
-        let applied = Applied {
+        Ok(Applied {
             origin,
             update: imported.new_ops,
             version,
             durable,
-        };
-        if applied.update.is_some() {
-            self.policy.on_changed(&self.key, &applied);
-            // No receivers is not an error: nobody is connected.
-            let _ = self
-                .events
-                .send(SessionEvent::Update(Arc::new(applied.clone())));
-        }
-        Ok(applied)
+        })
     }
 
-    /// Runs `f` on the document, for reads. Changes made through it are not stored or
-    /// broadcast: send updates through [`apply`](Self::apply) instead.
+    /// Runs `f` on the document, for reads.
+    ///
+    /// `f` must not edit the document: an edit made here skips the size cap and reaches no
+    /// connected client, yet is stored by the next flush. Send edits as updates through
+    /// [`apply`](Self::apply) instead.
     pub async fn read<R: Send>(&self, f: impl FnOnce(&LoroDoc) -> R + Send) -> Result<R> {
         let mut guard = self.lock().await?;
         let Some(state) = guard.as_mut() else {
@@ -294,38 +325,62 @@ impl Session {
         self.events.subscribe()
     }
 
-    /// Merges a presence update (cursor, selection, name) and forwards it to subscribers.
-    pub fn apply_presence(&self, bytes: &[u8], origin: Origin) -> Result<()> {
-        let limit = self.policy.limits(self.key.tenant()).max_presence_bytes;
-        if bytes.len() > limit {
+    /// Merges a presence update (cursor, selection, name) from `client` and forwards it,
+    /// re-stamped with the server's clock, to subscribers.
+    ///
+    /// A key belongs to the client that first set it: setting another client's key is
+    /// refused ([`Error::PresenceKeyTaken`]), as is holding more keys than the tenant
+    /// allows. Deletions sent by clients are ignored; a client's keys go when it leaves
+    /// ([`remove_presence_of`](Self::remove_presence_of)) or expire.
+    pub fn apply_presence(&self, bytes: &[u8], client: ClientId) -> Result<()> {
+        let limits = self.policy.limits(self.key.tenant());
+        if bytes.len() > limits.max_presence_bytes {
             return Err(Error::PresenceTooLarge {
                 key: self.key.clone(),
                 size: bytes.len(),
-                limit,
+                limit: limits.max_presence_bytes,
             });
         }
-        self.presence
-            .apply(bytes)
-            .map_err(|reason| Error::InvalidPresence {
-                key: self.key.clone(),
-                reason,
+        let key = || self.key.clone();
+        let forward = self
+            .presence
+            .apply(bytes, client, limits.max_presence_keys_per_client)
+            .map_err(|refusal| match refusal {
+                Refusal::Undecodable(reason) => Error::InvalidPresence { key: key(), reason },
+                Refusal::KeyTaken(presence_key) => Error::PresenceKeyTaken {
+                    key: key(),
+                    presence_key,
+                },
+                Refusal::TooManyKeys(limit) => Error::TooManyPresenceKeys { key: key(), limit },
             })?;
+        if let Some(bytes) = forward {
+            self.send_presence(Origin::Client(client), bytes);
+        }
+        Ok(())
+    }
+
+    /// Removes every presence key `client` set and tells the others (called when a
+    /// [`Connection`](crate::Connection) drops).
+    pub fn remove_presence_of(&self, client: ClientId) {
+        if let Some(bytes) = self.presence.remove_client(client) {
+            self.send_presence(Origin::Client(client), bytes);
+        }
+    }
+
+    fn send_presence(&self, origin: Origin, bytes: Vec<u8>) {
         let _ = self.events.send(SessionEvent::Presence {
             origin,
-            bytes: Bytes::copy_from_slice(bytes),
+            bytes: Bytes::from(bytes),
         });
-        Ok(())
     }
 
     /// Every live presence entry, encoded for a client that just joined.
     pub fn presence(&self) -> Bytes {
-        self.presence.remove_outdated();
         Bytes::from(self.presence.encode_all())
     }
 
     /// The presence keys that currently hold a value (after dropping expired ones).
     pub fn presence_keys(&self) -> Vec<String> {
-        self.presence.remove_outdated();
         self.presence.keys()
     }
 

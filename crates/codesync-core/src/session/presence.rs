@@ -1,56 +1,150 @@
 //! Presence (cursors, selections, names, colours) of one session, in Loro's
 //! `EphemeralStore`, whose entries expire when not refreshed.
+//!
+//! `EphemeralStore::apply` trusts the timestamps peers send and lets any peer overwrite
+//! or delete any key. So a peer's message is never applied to the session's store
+//! directly: it is decoded into a scratch store (inside `catch_unwind`), each key is tied
+//! to the client that first set it, and accepted values are written with the server's
+//! clock. Deletions sent by peers are ignored; a client's keys are removed by the server
+//! when it leaves, and expire if it stops refreshing them.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use loro::awareness::EphemeralStore;
+use loro::LoroValue;
 
 use crate::doc_guard::catch;
+use crate::origin::ClientId;
+
+/// Why a presence message was refused.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    Undecodable(String),
+    KeyTaken(String),
+    TooManyKeys(usize),
+}
 
 /// One session's presence store.
 pub(crate) struct Presence {
     store: EphemeralStore,
+    timeout_ms: i64,
+    owners: Mutex<HashMap<String, ClientId>>,
 }
 
 impl fmt::Debug for Presence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Presence")
-            .field("keys", &self.store.keys().len())
-            .finish()
+            .field("timeout_ms", &self.timeout_ms)
+            .finish_non_exhaustive()
     }
 }
 
 impl Presence {
     pub(crate) fn new(timeout: Duration) -> Self {
-        let millis = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+        let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
         Self {
-            store: EphemeralStore::new(millis),
+            store: EphemeralStore::new(timeout_ms),
+            timeout_ms,
+            owners: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Merges an encoded presence update. The decoder runs inside `catch_unwind`: it holds
-    /// no document, so a panic there poisons nothing and is reported as a decode error.
-    pub(crate) fn apply(&self, bytes: &[u8]) -> Result<(), String> {
-        match catch(|| self.store.apply(bytes)) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(reason)) => Err(reason.to_string()),
-            Err(_) => Err("the presence decoder panicked".to_owned()),
+    fn owners(&self) -> std::sync::MutexGuard<'_, HashMap<String, ClientId>> {
+        // Plain map updates cannot be left half done; recover a poisoned lock.
+        self.owners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Decodes a peer's message without trusting it: into a scratch store that is leaked,
+    /// not dropped, if the decoder panics (its lock would be poisoned).
+    fn decode(&self, bytes: &[u8]) -> Result<HashMap<String, LoroValue>, Refusal> {
+        let scratch = EphemeralStore::new(self.timeout_ms);
+        let decoded = catch(|| scratch.apply(bytes).map(|()| scratch.get_all_states()));
+        match decoded {
+            Ok(Ok(states)) => Ok(states.into_iter().collect()),
+            Ok(Err(reason)) => Err(Refusal::Undecodable(reason.to_string())),
+            Err(_) => {
+                std::mem::forget(scratch);
+                Err(Refusal::Undecodable(
+                    "the presence decoder panicked".to_owned(),
+                ))
+            }
         }
+    }
+
+    /// Applies `client`'s message and returns the bytes to forward to everyone else,
+    /// re-encoded with the server's timestamps; `None` when it set nothing.
+    pub(crate) fn apply(
+        &self,
+        bytes: &[u8],
+        client: ClientId,
+        max_keys: usize,
+    ) -> Result<Option<Vec<u8>>, Refusal> {
+        let states = self.decode(bytes)?;
+        if states.is_empty() {
+            return Ok(None);
+        }
+        let mut owners = self.owners();
+        let mut owned = owners.values().filter(|o| **o == client).count();
+        for key in states.keys() {
+            match owners.get(key) {
+                Some(owner) if *owner != client => return Err(Refusal::KeyTaken(key.clone())),
+                Some(_) => {}
+                None => owned += 1,
+            }
+        }
+        if owned > max_keys {
+            return Err(Refusal::TooManyKeys(max_keys));
+        }
+        let forward = EphemeralStore::new(self.timeout_ms);
+        for (key, value) in states {
+            owners.insert(key.clone(), client);
+            self.store.set(&key, value.clone());
+            forward.set(&key, value);
+        }
+        Ok(Some(forward.encode_all()))
+    }
+
+    /// Removes every key `client` set; returns the deletion message to forward, if any.
+    pub(crate) fn remove_client(&self, client: ClientId) -> Option<Vec<u8>> {
+        let mut owners = self.owners();
+        let keys: Vec<String> = owners
+            .iter()
+            .filter(|(_, owner)| **owner == client)
+            .map(|(key, _)| key.clone())
+            .collect();
+        if keys.is_empty() {
+            return None;
+        }
+        let forward = EphemeralStore::new(self.timeout_ms);
+        for key in &keys {
+            owners.remove(key);
+            self.store.delete(key);
+            forward.delete(key);
+        }
+        Some(forward.encode_all())
+    }
+
+    /// Drops expired entries (and their owners).
+    fn expire(&self) {
+        self.store.remove_outdated();
+        let live: std::collections::HashSet<String> = self.store.keys().into_iter().collect();
+        self.owners().retain(|key, _| live.contains(key));
     }
 
     /// Every live entry, encoded for a client that just joined.
     pub(crate) fn encode_all(&self) -> Vec<u8> {
+        self.expire();
         self.store.encode_all()
-    }
-
-    /// Drops entries older than the timeout.
-    pub(crate) fn remove_outdated(&self) {
-        self.store.remove_outdated();
     }
 
     /// The keys that currently hold a value.
     pub(crate) fn keys(&self) -> Vec<String> {
+        self.expire();
         self.store.keys()
     }
 }

@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use loro::{ExportMode, LoroDoc, VersionVector};
 
+use crate::blob::{self, BlobKind};
 use crate::content::{content_size, growth_bound, ContentEstimate};
 use crate::doc_guard::{GuardedDoc, Panicked};
 use crate::error::{Error, Result};
@@ -29,6 +30,9 @@ pub(crate) struct DocState {
     content: ContentEstimate,
     updates_since_compaction: usize,
     bytes_since_compaction: usize,
+    /// The new ops of every update merged but not yet stored: re-applied if the document
+    /// must be reloaded before they are, so nothing a client already saw is lost.
+    undurable: Vec<Bytes>,
 }
 
 fn corrupt(key: &DocKey, detail: String) -> Error {
@@ -92,6 +96,7 @@ impl DocState {
             content: ContentEstimate::exact(size),
             updates_since_compaction: tail_updates,
             bytes_since_compaction: tail_bytes,
+            undurable: Vec::new(),
         })
     }
 
@@ -112,15 +117,24 @@ impl DocState {
             key: key.clone(),
             reason: e.to_string(),
         };
+        if blob::kind(update) != BlobKind::Updates {
+            return Ok(Err(Error::InvalidUpdate {
+                key: key.clone(),
+                reason: "not a Loro updates blob (snapshots are not accepted from peers)"
+                    .to_owned(),
+            }));
+        }
         let growth = growth_bound(update.len());
         if self.content.upper_bound().saturating_add(growth) > max_content {
-            // Near the cap: first replace the running bound by an exact measure.
+            // Near the cap: first replace the running bound by an exact measure (a walk of
+            // the live document, cheaper than a fork).
             self.content = ContentEstimate::exact(self.doc.run(content_size)?);
         }
         let mut measured_after = None;
         if self.content.last_exact().saturating_add(growth) > max_content {
-            // Still possibly over: import into a fork to see the real size. A panic in the
-            // fork leaks the fork only; the live document is untouched.
+            // Still possibly over: import into a fork to see the real size. A panic while
+            // importing into the fork leaks the fork only; `fork()` itself reads the live
+            // document, so a panic there means the live document must be reloaded.
             let mut trial = GuardedDoc::new(self.doc.run(|d| d.fork())?);
             let outcome = trial.run(|d| d.import(update).map(|s| (s, content_size(d))));
             match outcome {
@@ -151,11 +165,12 @@ impl DocState {
         if status.pending.is_some() {
             // Loro keeps the unresolvable part aside, where it could later breach the cap.
             // Restore the exact previous document; a fork leaves pending changes behind.
-            let restored = self.doc.run(|d| d.fork_at(&before_frontiers))?;
-            match restored {
+            match self.doc.run(|d| d.fork_at(&before_frontiers))? {
                 Ok(doc) => self.doc = GuardedDoc::new(doc),
                 Err(e) => {
+                    // Never keep pending changes: have the caller reload from storage.
                     tracing::error!(%key, error = %e, "could not drop pending changes");
+                    return Err(Panicked);
                 }
             }
             return Ok(Err(Error::MissingDependencies { key: key.clone() }));
@@ -178,9 +193,13 @@ impl DocState {
                 key: key.clone(),
                 reason: format!("re-encoding the merged ops failed: {e}"),
             });
-        Ok(new_ops.map(|bytes| Imported {
-            new_ops: Some(Bytes::from(bytes)),
-            before: before_vv,
+        Ok(new_ops.map(|bytes| {
+            let bytes = Bytes::from(bytes);
+            self.undurable.push(bytes.clone());
+            Imported {
+                new_ops: Some(bytes),
+                before: before_vv,
+            }
         }))
     }
 
@@ -198,8 +217,35 @@ impl DocState {
     ) -> Result<(), Panicked> {
         if &self.durable_vv == before {
             self.durable_vv = self.doc.run(|d| d.oplog_vv())?;
+            self.undurable.clear();
         }
         Ok(())
+    }
+
+    /// Hands over what was merged but not stored, before this state is replaced.
+    pub(crate) fn take_undurable(&mut self) -> Vec<Bytes> {
+        std::mem::take(&mut self.undurable)
+    }
+
+    /// After a reload: merges again what the previous document held but had not stored.
+    /// These bytes were produced by Loro itself from merged ops; one that fails now is
+    /// dropped with an error log (it was never acknowledged).
+    pub(crate) fn restore_undurable(&mut self, key: &DocKey, pending: Vec<Bytes>) {
+        for bytes in pending {
+            match self.doc.run(|d| d.import(&bytes)) {
+                Ok(Ok(_)) => {
+                    self.content.grow(bytes.len());
+                    self.undurable.push(bytes);
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(%key, error = %e, "dropping unstored ops after reload")
+                }
+                Err(Panicked) => {
+                    tracing::error!(%key, "unstored ops panic after reload; dropping them");
+                    return;
+                }
+            }
+        }
     }
 
     /// Stores whatever is merged but not yet durable.
@@ -220,6 +266,7 @@ impl DocState {
         let len = bytes.len();
         self.last_seq = storage.append(key, Bytes::from(bytes)).await?;
         self.durable_vv = vv;
+        self.undurable.clear();
         self.updates_since_compaction += 1;
         self.bytes_since_compaction += len;
         Ok(())
@@ -233,11 +280,36 @@ impl DocState {
     /// Replaces the stored history with a snapshot, after proving the snapshot loads back
     /// into the same document, and re-bases the live document on it (a document loaded from
     /// a snapshot uses far less memory than one built from many small updates).
+    ///
+    /// Another node sharing the store may have appended updates this document has not
+    /// merged; they are read back and merged first, and the compaction covers exactly the
+    /// stored updates read, so it can never drop one the snapshot lacks.
+    ///
+    /// The counters restart even when compaction fails: the next attempt waits for another
+    /// full threshold instead of retrying on every update.
     pub(crate) async fn compact(&mut self, key: &DocKey, storage: &dyn Storage) -> Result<()> {
         self.flush(key, storage).await?;
         self.updates_since_compaction = 0;
         self.bytes_since_compaction = 0;
         let poisoned = |Panicked| Error::ImportPanicked { key: key.clone() };
+        let stored = storage.load(key).await?.unwrap_or_default();
+        if let Some(snapshot) = &stored.snapshot {
+            let merged = self.doc.run(|d| d.import(snapshot)).map_err(poisoned)?;
+            if let Err(e) = merged {
+                return Err(corrupt(key, format!("the stored snapshot: {e}")));
+            }
+        }
+        let mut through = 0;
+        for update in &stored.updates {
+            let merged = self
+                .doc
+                .run(|d| d.import(&update.bytes))
+                .map_err(poisoned)?;
+            if let Err(e) = merged {
+                return Err(corrupt(key, format!("stored update #{}: {e}", update.seq)));
+            }
+            through = through.max(update.seq);
+        }
         let (snapshot, vv) = self
             .doc
             .run(|d| (d.export(ExportMode::Snapshot), d.oplog_vv()))
@@ -258,9 +330,9 @@ impl DocState {
                 "the new snapshot does not reload to the same version".to_owned(),
             ));
         }
-        storage
-            .compact(key, Bytes::from(snapshot), self.last_seq)
-            .await?;
+        storage.compact(key, Bytes::from(snapshot), through).await?;
+        self.last_seq = self.last_seq.max(through);
+        self.durable_vv = vv;
         self.doc = reloaded;
         self.content = ContentEstimate::exact(size);
         Ok(())
