@@ -109,6 +109,7 @@ async fn accepted_then_abort_input_is_survived_and_never_compacted_into_a_snapsh
     // Capacity 1: touching the bystander evicts the victim; the victim then reloads from
     // storage, intact, and keeps working.
     assert_eq!(text_and_version(&hub, &bystander).await, bystander_before);
+    common::evictions_settled(&hub).await;
     let loads_before = storage.loads();
     assert_eq!(text_and_version(&hub, &victim).await, victim_after);
     assert_eq!(storage.loads(), loads_before + 1, "reloaded from storage");

@@ -203,6 +203,7 @@ async fn eviction_flushes_what_storage_refused_earlier() {
     hub.session(&key("acme", "other"))
         .await
         .expect("evicts the fragile session");
+    common::evictions_settled(&hub).await;
     let loads = storage.loads();
     assert_eq!(text_and_version(&hub, &k).await.0, "not yet durable");
     assert_eq!(

@@ -92,7 +92,12 @@ struct HubInner {
 ///   flush runs is handed back rather than reloaded, so eviction never loses data.
 /// - Sessions with connected clients ([`Hub::join`]) are pinned and never evicted.
 /// - When the hub is full, the tenant with the most live sessions gives one up (its least
-///   recently used idle one), so one tenant cannot push everyone else's sessions out.
+///   recently used idle one), so one tenant cannot push everyone else's sessions out. A
+///   tenant holding no more than its fair share (capacity divided by the tenants with
+///   live sessions) never gives one up for another tenant's sake.
+/// - So the capacity is exact except for sessions pinned by connected clients and loads in
+///   flight: those can hold the hub over capacity rather than push out a tenant within its
+///   share; the excess is trimmed at the next miss once they settle.
 ///
 /// `Hub` is cheap to clone; clones share the same sessions. It is also the in-process
 /// [`Merge`].
@@ -133,8 +138,15 @@ impl Hub {
 
     /// The live session for `key`, loading it from storage on a miss.
     pub async fn session(&self, key: &DocKey) -> Result<Arc<Session>> {
-        let slot = self.acquire(key, false).await;
-        self.load(key, &slot).await
+        for _ in 0..EVICTION_RETRIES {
+            let (slot, _) = self.acquire(key, false);
+            let session = self.load(key, &slot).await?;
+            // Retired between lookup and now (a racing eviction): look again.
+            if !session.is_retired() {
+                return Ok(session);
+            }
+        }
+        Err(Error::Evicted { key: key.clone() })
     }
 
     /// Admits a client to a session: asks the policy whether `credential` may join `key`,
@@ -143,13 +155,8 @@ impl Hub {
     /// Refused with [`Error::PermissionDenied`] (or whatever the policy returns).
     pub async fn join(&self, key: &DocKey, credential: &[u8]) -> Result<Connection> {
         let access = self.inner.policy.authorize(key, credential).await?;
-        let slot = self.acquire(key, true).await;
-        // Hold the pin first: if loading fails, dropping it releases the pin.
-        let pin = Pin {
-            hub: self.clone(),
-            key: key.clone(),
-            slot: slot.clone(),
-        };
+        let (slot, pin) = self.acquire(key, true);
+        // `pin` releases the pin when dropped: if loading fails or this call is cancelled.
         let session = self.load(key, &slot).await?;
         let id = ClientId(self.inner.next_client.fetch_add(1, Ordering::Relaxed));
         Ok(Connection {
@@ -160,25 +167,55 @@ impl Hub {
         })
     }
 
-    async fn acquire(&self, key: &DocKey, pin: bool) -> Arc<Slot> {
+    /// Finds or makes the slot for `key` (pinned if asked, with the guard that unpins it)
+    /// and starts flushing whatever had to be evicted to make room. Synchronous, so a
+    /// cancelled caller cannot leave a pin or an eviction half done.
+    fn acquire(&self, key: &DocKey, pin: bool) -> (Arc<Slot>, Option<Pin>) {
         let acquired = self.slots().acquire(key, pin, self.inner.capacity);
+        let guard = pin.then(|| Pin {
+            hub: self.clone(),
+            key: key.clone(),
+            slot: acquired.slot.clone(),
+        });
         for (victim_key, victim) in acquired.victims {
-            self.finish_eviction(victim_key, victim).await;
+            self.start_eviction(victim_key, victim);
         }
-        acquired.slot
+        (acquired.slot, guard)
     }
 
-    async fn finish_eviction(&self, key: DocKey, session: Arc<Session>) {
-        let retired = session
-            .flush_and_retire(|| self.slots().finish_eviction(&key, &session))
-            .await;
-        match retired {
-            Ok(true) => self.inner.policy.on_evicted(&key),
-            Ok(false) => {}
-            Err(e) => {
-                // The session stays in the evicting set, holding its data, until a later
-                // flush succeeds or it is asked for again.
-                tracing::error!(%key, error = %e, "could not flush an evicted session; keeping it in memory");
+    /// Flushes and retires an evicted session on a task of its own, retrying with backoff
+    /// while storage fails; until then the session stays in memory and is handed back if
+    /// asked for. Outside a tokio runtime nothing can run it: the session then waits in
+    /// memory for [`flush_all`](Self::flush_all).
+    fn start_eviction(&self, key: DocKey, session: Arc<Session>) {
+        let hub = self.clone();
+        let shown = key.clone();
+        let work = async move {
+            let mut delay = std::time::Duration::from_millis(50);
+            loop {
+                let retired = session
+                    .flush_and_retire(|| hub.slots().finish_eviction(&key, &session))
+                    .await;
+                match retired {
+                    Ok(true) => return hub.inner.policy.on_evicted(&key),
+                    Ok(false) => return,
+                    Err(e) => {
+                        tracing::error!(%key, error = %e, "could not flush an evicted session; keeping it in memory and retrying");
+                        if !hub.slots().is_evicting(&key, &session) {
+                            return;
+                        }
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(std::time::Duration::from_secs(30));
+                    }
+                }
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(work);
+            }
+            Err(_) => {
+                tracing::warn!(key = %shown, "no tokio runtime: evicted session kept until flush_all");
             }
         }
     }
@@ -260,6 +297,11 @@ impl Hub {
         self.slots().live_for(tenant)
     }
 
+    /// How many evicted sessions are still in memory, waiting for their flush.
+    pub fn evicting_sessions(&self) -> usize {
+        self.slots().evicting_count()
+    }
+
     /// How many sessions have connected clients.
     pub fn connected_sessions(&self) -> usize {
         self.slots().pinned_count()
@@ -301,7 +343,7 @@ pub struct Connection {
     id: ClientId,
     access: Access,
     session: Arc<Session>,
-    _pin: Pin,
+    _pin: Option<Pin>,
 }
 
 impl Connection {

@@ -72,14 +72,19 @@ impl Slots {
         self.per_tenant.get(tenant).copied().unwrap_or(0)
     }
 
+    pub(crate) fn evicting_count(&self) -> usize {
+        self.evicting.len()
+    }
+
     pub(crate) fn pinned_count(&self) -> usize {
         self.pinned.len()
     }
 
-    /// Finds the slot for `key`, or makes one; pins it if asked; evicts down to `capacity`.
+    /// Finds the slot for `key`, or makes one; pins it if asked; evicts down to `capacity`
+    /// (never `key` itself).
     pub(crate) fn acquire(&mut self, key: &DocKey, pin: bool, capacity: usize) -> Acquired {
         let slot = self.find_or_insert(key, pin);
-        let victims = self.evict_down_to(capacity);
+        let victims = self.evict_down_to(capacity, key);
         Acquired { slot, victims }
     }
 
@@ -201,10 +206,15 @@ impl Slots {
     /// Evicts idle sessions until at most `capacity` are live. The victim is the least
     /// recently used idle session of the tenant holding the most live sessions, so a tenant
     /// that floods the hub recycles its own sessions before anyone else's.
-    fn evict_down_to(&mut self, capacity: usize) -> Vec<(DocKey, Arc<Session>)> {
+    ///
+    /// A tenant holding no more than its fair share (capacity divided by the tenants with
+    /// live sessions) is never a victim; if nobody else can give a session up (everything
+    /// else is pinned or loading), the hub runs over capacity until the next miss.
+    fn evict_down_to(&mut self, capacity: usize, keep: &DocKey) -> Vec<(DocKey, Arc<Session>)> {
         let mut victims = Vec::new();
         while self.live > capacity {
-            let Some((key, slot)) = self.pick_victim() else {
+            let fair_share = capacity / self.per_tenant.len().max(1);
+            let Some((key, slot)) = self.pick_victim(fair_share, keep) else {
                 tracing::warn!(
                     live = self.live,
                     capacity,
@@ -222,16 +232,25 @@ impl Slots {
         victims
     }
 
-    fn pick_victim(&self) -> Option<(DocKey, Arc<Slot>)> {
-        let mut tenants: Vec<(&TenantId, usize)> =
-            self.per_tenant.iter().map(|(t, n)| (t, *n)).collect();
+    fn pick_victim(&self, fair_share: usize, keep: &DocKey) -> Option<(DocKey, Arc<Slot>)> {
+        let mut tenants: Vec<(&TenantId, usize)> = self
+            .per_tenant
+            .iter()
+            .map(|(t, n)| (t, *n))
+            .filter(|(_, n)| *n > fair_share)
+            .collect();
         tenants.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         for (tenant, _) in tenants {
             let Some(lru) = self.idle.get(tenant) else {
                 continue;
             };
-            // `iter().rev()` runs from least to most recently used.
-            let found = lru.iter().rev().find(|(_, slot)| slot.is_settled());
+            // `iter().rev()` runs from least to most recently used. A slot still loading
+            // is skipped, unless nobody holds it any more (its load was cancelled): the
+            // map's own reference is then the only one, and it can go.
+            let found = lru.iter().rev().find(|(session, slot)| {
+                let is_keep = tenant == keep.tenant() && *session == keep.session();
+                !is_keep && (slot.is_settled() || Arc::strong_count(slot) == 1)
+            });
             if let Some((session, slot)) = found {
                 return Some((DocKey::new(tenant.clone(), session.clone()), slot.clone()));
             }
@@ -248,6 +267,13 @@ impl Slots {
             }
             _ => false,
         }
+    }
+
+    /// Whether `session` is still waiting in the evicting set.
+    pub(crate) fn is_evicting(&self, key: &DocKey, session: &Arc<Session>) -> bool {
+        self.evicting
+            .get(key)
+            .is_some_and(|held| Arc::ptr_eq(held, session))
     }
 
     /// Every session in memory, live or being evicted, for a flush of everything.

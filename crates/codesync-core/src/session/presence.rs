@@ -34,6 +34,32 @@ pub(crate) struct Presence {
     owners: Mutex<HashMap<String, ClientId>>,
 }
 
+/// Encodes "these keys are gone" in `EphemeralStore`'s wire format: a postcard list of
+/// `(key, Option<value>, timestamp)`, here with no value. Written by hand because the
+/// store's own API stamps the current millisecond and cannot be told to stamp a later one.
+fn encode_deletions(keys: &[String], timestamp: i64) -> Vec<u8> {
+    fn varint(out: &mut Vec<u8>, mut value: u64) {
+        loop {
+            let byte = (value & 0x7f) as u8;
+            value >>= 7;
+            if value == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let mut out = Vec::new();
+    varint(&mut out, keys.len() as u64);
+    for key in keys {
+        varint(&mut out, key.len() as u64);
+        out.extend_from_slice(key.as_bytes());
+        out.push(0); // None: the key holds no value any more
+        varint(&mut out, ((timestamp << 1) ^ (timestamp >> 63)) as u64);
+    }
+    out
+}
+
 impl fmt::Debug for Presence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Presence")
@@ -120,13 +146,16 @@ impl Presence {
         if keys.is_empty() {
             return None;
         }
-        let forward = EphemeralStore::new(self.timeout_ms);
         for key in &keys {
             owners.remove(key);
             self.store.delete(key);
-            forward.delete(key);
         }
-        Some(forward.encode_all())
+        // One millisecond later than now: a store ignores an entry whose timestamp equals
+        // the one it holds, and the key may have been set within this same millisecond.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        Some(encode_deletions(&keys, now.saturating_add(1)))
     }
 
     /// Drops expired entries (and their owners).
@@ -146,5 +175,28 @@ impl Presence {
     pub(crate) fn keys(&self) -> Vec<String> {
         self.expire();
         self.store.keys()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_encoded_deletions_remove_keys_set_in_the_same_millisecond() {
+        let observer = EphemeralStore::new(30_000);
+        observer.set("a", "x");
+        observer.set("b", "y");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .expect("clock");
+        observer
+            .apply(&encode_deletions(
+                &["a".to_owned(), "b".to_owned()],
+                now + 1,
+            ))
+            .expect("decodes");
+        assert!(observer.get("a").is_none() && observer.get("b").is_none());
     }
 }

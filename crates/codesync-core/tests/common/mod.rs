@@ -83,3 +83,14 @@ pub async fn text_and_version(
         .await
         .expect("read")
 }
+
+/// Waits (bounded) until every evicted session has been flushed out of memory.
+pub async fn evictions_settled(hub: &codesync_core::Hub) {
+    for _ in 0..500 {
+        if hub.evicting_sessions() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!("evicted sessions were not flushed within a second");
+}
