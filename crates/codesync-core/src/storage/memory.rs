@@ -51,6 +51,18 @@ impl MemoryStorage {
             .map_err(|_| Error::storage("memory", "the store's lock is poisoned"))?;
         Ok(f(&mut guard))
     }
+
+    /// Runs `f` on `key`'s record, creating an empty one if there is none.
+    fn with_record<R>(&self, key: &DocKey, f: impl FnOnce(&mut Record) -> R) -> Result<R> {
+        self.with_tenants(|t| {
+            let record = t
+                .entry(key.tenant().clone())
+                .or_default()
+                .entry(key.session().clone())
+                .or_default();
+            f(record)
+        })
+    }
 }
 
 #[async_trait]
@@ -67,12 +79,7 @@ impl Storage for MemoryStorage {
     }
 
     async fn append(&self, key: &DocKey, update: Bytes) -> Result<u64> {
-        self.with_tenants(|t| {
-            let record = t
-                .entry(key.tenant().clone())
-                .or_default()
-                .entry(key.session().clone())
-                .or_default();
+        self.with_record(key, |record| {
             record.last_seq += 1;
             record.updates.push(StoredUpdate {
                 seq: record.last_seq,
@@ -83,12 +90,7 @@ impl Storage for MemoryStorage {
     }
 
     async fn compact(&self, key: &DocKey, snapshot: Bytes, through: u64) -> Result<()> {
-        self.with_tenants(|t| {
-            let record = t
-                .entry(key.tenant().clone())
-                .or_default()
-                .entry(key.session().clone())
-                .or_default();
+        self.with_record(key, |record| {
             record.snapshot = Some(snapshot);
             record.updates.retain(|u| u.seq > through);
         })
