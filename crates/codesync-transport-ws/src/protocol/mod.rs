@@ -1,0 +1,1 @@
+//! The Loro protocol v1 codec (being written).

@@ -1,0 +1,1 @@
+//! Origin allow-list, tokens and rate limits (being written).
