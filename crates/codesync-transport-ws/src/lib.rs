@@ -9,8 +9,22 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "tungstenite")]
+mod client;
+mod config;
+mod connection;
+mod endpoint;
 mod error;
 pub mod protocol;
 pub mod security;
+#[cfg(feature = "tungstenite")]
+mod server;
 
+#[cfg(feature = "tungstenite")]
+pub use client::{Client, Received};
+pub use config::ConnectionConfig;
+pub use connection::{serve_connection, Frame};
+pub use endpoint::EndpointConfig;
 pub use error::{Error, Result};
+#[cfg(feature = "tungstenite")]
+pub use server::Server;

@@ -1,0 +1,72 @@
+//! Settings of the WebSocket endpoint.
+
+use std::time::Duration;
+
+use codesync_core::TenantId;
+
+use crate::protocol;
+
+/// How the endpoint behaves toward each connection.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ConnectionConfig {
+    /// Protocol limits: frame size, room id length, fragment counts and timeout.
+    pub protocol: protocol::Limits,
+    /// A connection that has not joined a room this long after connecting is closed.
+    pub join_deadline: Duration,
+    /// Messages queued for one client before it is considered not to be reading and is
+    /// disconnected (it reconnects and resyncs; it is never silently skipped).
+    pub outbound_queue: usize,
+    /// Sustained messages per second one connection may send.
+    pub messages_per_second: f64,
+    /// Messages one connection may send in a burst above that rate.
+    pub message_burst: f64,
+    /// The tenant every room of this endpoint belongs to.
+    pub tenant: TenantId,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        Self {
+            protocol: protocol::Limits::default(),
+            join_deadline: Duration::from_secs(10),
+            outbound_queue: 1024,
+            messages_per_second: 20.0,
+            message_burst: 60.0,
+            tenant: TenantId::default_tenant(),
+        }
+    }
+}
+
+impl ConnectionConfig {
+    /// Serves rooms of `tenant` instead of the default tenant.
+    pub fn with_tenant(mut self, tenant: TenantId) -> Self {
+        self.tenant = tenant;
+        self
+    }
+
+    /// Sets the join deadline.
+    pub fn with_join_deadline(mut self, deadline: Duration) -> Self {
+        self.join_deadline = deadline;
+        self
+    }
+
+    /// Sets the outbound queue length.
+    pub fn with_outbound_queue(mut self, messages: usize) -> Self {
+        self.outbound_queue = messages.max(1);
+        self
+    }
+
+    /// Sets the per-connection message rate and burst.
+    pub fn with_message_rate(mut self, per_second: f64, burst: f64) -> Self {
+        self.messages_per_second = per_second;
+        self.message_burst = burst;
+        self
+    }
+
+    /// Sets the protocol limits.
+    pub fn with_protocol_limits(mut self, limits: protocol::Limits) -> Self {
+        self.protocol = limits;
+        self
+    }
+}

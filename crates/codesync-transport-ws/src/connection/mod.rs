@@ -1,0 +1,192 @@
+//! The connection loop: one client's socket, generic over `Sink + Stream` of [`Frame`]s, so
+//! it runs unchanged over tungstenite, axum, or in-memory channels in tests.
+
+mod outbound;
+mod rooms;
+mod status;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use codesync_core::Hub;
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use tokio::sync::{mpsc, Notify};
+
+use crate::config::ConnectionConfig;
+use crate::protocol::{self, AckStatus, Body, Magic, Message, Reassembled, Reassembler};
+use crate::security::MessageBudget;
+
+use outbound::Outbound;
+use rooms::Rooms;
+
+/// A WebSocket frame as the connection loop sees it, whatever the WebSocket library.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A binary frame: one protocol message.
+    Binary(Bytes),
+    /// A text frame: only the keepalives `"ping"` and `"pong"` are meaningful.
+    Text(String),
+    /// The socket is closing.
+    Close,
+}
+
+/// Serves one client until it disconnects, breaks the rules badly enough, or stops reading.
+///
+/// `socket` yields the client's frames and accepts the server's. The loop never panics on
+/// anything the client sends; every refusal is a protocol answer (JoinError, Ack status,
+/// RoomError) for the room concerned, and the socket stays open unless the client stops
+/// reading, never joins, or closes it.
+pub async fn serve_connection<S, E>(socket: S, hub: Hub, config: Arc<ConnectionConfig>)
+where
+    S: Stream<Item = Result<Frame, E>> + Sink<Frame, Error = E> + Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    let (sink, mut stream) = socket.split();
+    let (queue, outgoing) = mpsc::channel(config.outbound_queue.max(1));
+    let stop = Arc::new(Notify::new());
+    let writer = tokio::spawn(write_frames(sink, outgoing, stop.clone()));
+    let outbound = Outbound::new(queue, stop.clone(), config.protocol.clone());
+    let mut state = ConnectionState {
+        rooms: Rooms::new(hub, config.clone(), outbound.clone()),
+        outbound,
+        reassembler: Reassembler::new(config.protocol.clone()),
+        budget: MessageBudget::new(config.messages_per_second, config.message_burst),
+    };
+    let join_deadline = tokio::time::sleep(config.join_deadline);
+    tokio::pin!(join_deadline);
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            frame = stream.next() => match frame {
+                Some(Ok(Frame::Close)) | None => break,
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "socket error; closing");
+                    break;
+                }
+                Some(Ok(frame)) => state.handle(frame).await,
+            },
+            () = &mut join_deadline, if !state.rooms.ever_joined() => {
+                tracing::debug!("no join before the deadline; closing");
+                break;
+            }
+            _ = ticker.tick() => state.expire_fragments().await,
+            () = stop.notified() => break,
+        }
+    }
+    // Leaving every room drops its pins and presence; then the writer drains and closes.
+    drop(state);
+    let _ = writer.await;
+}
+
+async fn write_frames<K, E>(mut sink: K, mut outgoing: mpsc::Receiver<Frame>, stop: Arc<Notify>)
+where
+    K: Sink<Frame, Error = E> + Unpin,
+    E: std::fmt::Display,
+{
+    while let Some(frame) = outgoing.recv().await {
+        let closing = frame == Frame::Close;
+        if let Err(e) = sink.send(frame).await {
+            tracing::debug!(error = %e, "write failed; closing");
+            stop.notify_one();
+            return;
+        }
+        if closing {
+            break;
+        }
+    }
+    let _ = sink.close().await;
+}
+
+struct ConnectionState {
+    rooms: Rooms,
+    outbound: Outbound,
+    reassembler: Reassembler,
+    budget: MessageBudget,
+}
+
+impl ConnectionState {
+    async fn handle(&mut self, frame: Frame) {
+        match frame {
+            Frame::Text(text) if text == "ping" => {
+                self.outbound
+                    .send_frame(Frame::Text("pong".to_owned()))
+                    .await;
+            }
+            Frame::Text(_) | Frame::Close => {}
+            Frame::Binary(bytes) => self.handle_binary(&bytes).await,
+        }
+    }
+
+    async fn handle_binary(&mut self, bytes: &[u8]) {
+        let message = match protocol::decode(bytes, self.outbound.limits()) {
+            Ok(message) => message,
+            Err(e) => {
+                tracing::debug!(error = %e, "undecodable frame ignored");
+                return;
+            }
+        };
+        let Message { magic, room, body } = message;
+        if !self.budget.try_take(Instant::now()) {
+            self.refuse_over_budget(magic, room, &body).await;
+            return;
+        }
+        match body {
+            Body::JoinRequest { auth, version } => {
+                self.rooms.join(magic, room, &auth, &version).await;
+            }
+            Body::DocUpdate { updates, batch_id } => {
+                self.rooms.update(magic, room, updates, batch_id).await;
+            }
+            Body::FragmentHeader { .. } | Body::Fragment { .. } => {
+                let message = Message { magic, room, body };
+                self.reassemble(message).await;
+            }
+            Body::Leave => self.rooms.leave(magic, &room),
+            Body::Ack { ref_id, status } if status != AckStatus::Ok => {
+                tracing::debug!(?ref_id, ?status, %room, "client reported a failed update");
+            }
+            // Server-bound messages only; anything else from a client is ignored.
+            _ => {}
+        }
+    }
+
+    async fn refuse_over_budget(&mut self, magic: Magic, room: String, body: &Body) {
+        let batch = match body {
+            Body::DocUpdate { batch_id, .. } | Body::FragmentHeader { batch_id, .. } => *batch_id,
+            _ => return,
+        };
+        self.outbound
+            .ack(magic, room, batch, AckStatus::RateLimited)
+            .await;
+    }
+
+    async fn reassemble(&mut self, message: Message) {
+        match self.reassembler.accept(message, Instant::now()) {
+            Ok(None) => {}
+            Ok(Some(Reassembled {
+                magic,
+                room,
+                batch_id,
+                payload,
+            })) => {
+                self.rooms
+                    .update(magic, room, vec![payload], batch_id)
+                    .await;
+            }
+            Err(refusal) => {
+                if let Some((magic, room, batch_id, status)) = refusal.ack() {
+                    self.outbound.ack(magic, room, batch_id, status).await;
+                }
+            }
+        }
+    }
+
+    async fn expire_fragments(&mut self) {
+        for (magic, room, batch_id) in self.reassembler.expire(Instant::now()) {
+            self.outbound
+                .ack(magic, room, batch_id, AckStatus::FragmentTimeout)
+                .await;
+        }
+    }
+}
