@@ -56,3 +56,10 @@ impl From<tokio_tungstenite::tungstenite::Error> for Error {
         Error::WebSocket(e.to_string())
     }
 }
+
+#[cfg(feature = "axum")]
+impl From<axum::Error> for Error {
+    fn from(e: axum::Error) -> Self {
+        Error::WebSocket(e.to_string())
+    }
+}

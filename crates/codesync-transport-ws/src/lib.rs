@@ -9,6 +9,8 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "axum")]
+mod axum_endpoint;
 #[cfg(feature = "tungstenite")]
 mod client;
 mod config;
@@ -20,6 +22,8 @@ pub mod security;
 #[cfg(feature = "tungstenite")]
 mod server;
 
+#[cfg(feature = "axum")]
+pub use axum_endpoint::{router, WsEndpoint};
 #[cfg(feature = "tungstenite")]
 pub use client::{Client, Received};
 pub use config::ConnectionConfig;

@@ -20,6 +20,9 @@ use crate::security::MessageBudget;
 use outbound::Outbound;
 use rooms::Rooms;
 
+/// How long the writer may take to flush what is queued once the connection ends.
+const WRITER_DRAIN: Duration = Duration::from_secs(2);
+
 /// A WebSocket frame as the connection loop sees it, whatever the WebSocket library.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
@@ -74,9 +77,16 @@ where
             () = stop.notified() => break,
         }
     }
-    // Leaving every room drops its pins and presence; then the writer drains and closes.
+    // Leaving every room drops its pins and presence; then the writer drains and closes,
+    // unless the client is not reading at all, in which case it is cut off.
     drop(state);
-    let _ = writer.await;
+    let mut writer = writer;
+    if tokio::time::timeout(WRITER_DRAIN, &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
 }
 
 async fn write_frames<K, E>(mut sink: K, mut outgoing: mpsc::Receiver<Frame>, stop: Arc<Notify>)

@@ -1,0 +1,88 @@
+//! The axum Router: the same protocol, mounted in an axum app.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use codesync_core::{Hub, MemoryStorage};
+use codesync_transport_ws::protocol::{AckStatus, Body, Magic};
+use codesync_transport_ws::security::OriginPolicy;
+use codesync_transport_ws::{router, Client, EndpointConfig};
+use loro::{ExportMode, LoroDoc};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn start(config: EndpointConfig) -> SocketAddr {
+    let hub = Hub::builder(MemoryStorage::new()).build();
+    let app = router(hub, config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .expect("serve");
+    });
+    addr
+}
+
+#[tokio::test]
+async fn the_router_speaks_the_protocol() {
+    let addr = start(EndpointConfig::default()).await;
+    let mut client = Client::connect(&format!("ws://{addr}/notes"))
+        .await
+        .expect("connect");
+    client
+        .join(Magic::Loro, "notes", b"", b"")
+        .await
+        .expect("join");
+    let answer = tokio::time::timeout(Duration::from_secs(5), client.recv())
+        .await
+        .expect("in time")
+        .expect("msg");
+    assert!(matches!(answer.body, Body::JoinResponseOk { .. }));
+    let doc = LoroDoc::new();
+    doc.get_text("content")
+        .insert(0, "via axum")
+        .expect("insert");
+    let update = doc.export(ExportMode::all_updates()).expect("export");
+    client
+        .send_update(Magic::Loro, "notes", &update)
+        .await
+        .expect("send");
+    let ack = tokio::time::timeout(Duration::from_secs(5), client.recv())
+        .await
+        .expect("in time")
+        .expect("msg");
+    assert!(matches!(
+        ack.body,
+        Body::Ack {
+            status: AckStatus::Ok,
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn plain_requests_get_426_and_bad_origins_403() {
+    let origins = OriginPolicy::new()
+        .allow("https://app.example.com")
+        .expect("origin");
+    let addr = start(EndpointConfig::default().with_origins(origins)).await;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(b"GET /notes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    assert!(response.starts_with("HTTP/1.1 426"), "{response}");
+    let refused = Client::connect_with_headers(
+        &format!("ws://{addr}/notes"),
+        &[("origin", "https://evil.example.com")],
+    )
+    .await;
+    assert!(refused.is_err());
+}
