@@ -10,7 +10,7 @@ use codesync_core::{DocKey, Hub, MemoryStorage, Origin};
 use codesync_transport_ws::protocol::{self, AckStatus, BatchId, Body, Magic, Message};
 use codesync_transport_ws::{serve_connection, ConnectionConfig, Frame};
 use futures::channel::mpsc;
-use futures::{Sink, SinkExt, Stream, StreamExt};
+use futures::{Sink, Stream, StreamExt};
 use loro::{ExportMode, LoroDoc};
 
 /// The server's side of an in-memory socket.
