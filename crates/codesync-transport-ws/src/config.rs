@@ -21,6 +21,8 @@ pub struct ConnectionConfig {
     pub messages_per_second: f64,
     /// Messages one connection may send in a burst above that rate.
     pub message_burst: f64,
+    /// Rooms one connection may be in at once (each pins a live session).
+    pub max_rooms: usize,
     /// The tenant every room of this endpoint belongs to.
     pub tenant: TenantId,
 }
@@ -33,6 +35,7 @@ impl Default for ConnectionConfig {
             outbound_queue: 1024,
             messages_per_second: 20.0,
             message_burst: 60.0,
+            max_rooms: 32,
             tenant: TenantId::default_tenant(),
         }
     }
@@ -61,6 +64,12 @@ impl ConnectionConfig {
     pub fn with_message_rate(mut self, per_second: f64, burst: f64) -> Self {
         self.messages_per_second = per_second;
         self.message_burst = burst;
+        self
+    }
+
+    /// Sets how many rooms one connection may be in at once.
+    pub fn with_max_rooms(mut self, rooms: usize) -> Self {
+        self.max_rooms = rooms;
         self
     }
 

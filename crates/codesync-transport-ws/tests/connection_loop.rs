@@ -234,3 +234,31 @@ async fn leaving_a_room_stops_its_broadcasts_and_releases_the_session() {
     assert_eq!(client.recv.next().await, Some(Frame::Text("pong".into())));
     assert_eq!(hub.connected_sessions(), 0);
 }
+
+#[tokio::test]
+async fn one_connection_cannot_pin_unbounded_sessions() {
+    let hub = Hub::builder(MemoryStorage::new()).build();
+    let config = ConnectionConfig::default()
+        .with_max_rooms(3)
+        .with_message_rate(1000.0, 1000.0);
+    let mut client = connect(&hub, config, 64);
+    for i in 0..4 {
+        client.join(&format!("doc{i}"));
+    }
+    let mut answers = vec![];
+    for _ in 0..4 {
+        answers.push(client.next().await.body);
+    }
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|b| matches!(b, Body::JoinResponseOk { .. }))
+            .count(),
+        3
+    );
+    assert!(matches!(
+        &answers[3],
+        Body::JoinError { app_code: Some(code), .. } if code == "too_many_rooms"
+    ));
+    assert_eq!(hub.connected_sessions(), 3);
+}

@@ -76,6 +76,22 @@ impl Rooms {
                 .await;
             return;
         }
+        if self.joined.len() >= self.config.max_rooms {
+            let message = format!("at most {} rooms per connection", self.config.max_rooms);
+            self.outbound
+                .send(Message {
+                    magic,
+                    room,
+                    body: Body::JoinError {
+                        code: JoinErrorCode::AppError,
+                        message,
+                        receiver_version: None,
+                        app_code: Some("too_many_rooms".to_owned()),
+                    },
+                })
+                .await;
+            return;
+        }
         let session = match SessionId::new(&room) {
             Ok(session) => session,
             Err(e) => {
