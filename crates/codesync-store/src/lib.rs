@@ -68,11 +68,6 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-/// The README's examples, compiled as doctests so they cannot rot.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;
-
 pub use codesync_core::{MemoryStorage, Storage, StoredDoc, StoredUpdate};
 pub use error::{Result, StoreError};
 #[cfg(feature = "postgres")]

@@ -53,6 +53,11 @@ pub mod security;
 #[cfg(feature = "tungstenite")]
 mod server;
 
+/// The README's examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
 #[cfg(feature = "axum")]
 pub use axum_endpoint::{router, WsEndpoint};
 #[cfg(feature = "tungstenite")]
