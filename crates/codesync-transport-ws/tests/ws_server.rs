@@ -557,3 +557,131 @@ async fn connections_that_never_join_are_closed() {
         .expect("closed in time");
     assert!(next.is_err());
 }
+
+/// A Loro document behind a Rust client: sends its local changes, applies what arrives.
+struct Peer {
+    client: Client,
+    doc: LoroDoc,
+    sent: VersionVector,
+}
+
+impl Peer {
+    async fn join(url: &str, peer: u64, doc: Option<LoroDoc>) -> Peer {
+        let doc = doc.unwrap_or_else(|| {
+            let d = LoroDoc::new();
+            d.set_peer_id(peer).expect("peer");
+            d
+        });
+        let mut client = Client::connect(&format!("{url}/live"))
+            .await
+            .expect("connect");
+        let (_, server_version, backfill) =
+            join_doc(&mut client, "live", b"", &doc.oplog_vv()).await;
+        for u in backfill {
+            doc.import(&u).expect("import backfill");
+        }
+        let mut peer = Peer {
+            client,
+            doc,
+            sent: server_version,
+        };
+        peer.push().await;
+        peer
+    }
+
+    /// Uploads what the server lacks and waits for the Ack.
+    async fn push(&mut self) {
+        let update = self
+            .doc
+            .export(ExportMode::updates(&self.sent))
+            .expect("export");
+        self.sent = self.doc.oplog_vv();
+        self.client
+            .send_update(Magic::Loro, "live", &update)
+            .await
+            .expect("send");
+        loop {
+            match recv(&mut self.client).await.body {
+                Body::Ack { status, .. } => {
+                    assert_eq!(status, AckStatus::Ok);
+                    return;
+                }
+                Body::DocUpdate { updates, .. } => {
+                    for u in updates {
+                        self.doc.import(&u).expect("import");
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    async fn type_and_push(&mut self, text: &str) {
+        let t = self.doc.get_text("content");
+        t.insert(t.len_unicode(), text).expect("insert");
+        self.doc.commit();
+        self.push().await;
+    }
+
+    async fn catch_up(&mut self) {
+        for u in drain_updates(&mut self.client).await {
+            self.doc.import(&u).expect("import");
+        }
+    }
+
+    fn text(&self) -> String {
+        self.doc.get_text("content").to_string()
+    }
+}
+
+#[tokio::test]
+async fn an_offline_client_reconnects_and_both_sides_merge() {
+    let (url, _hub) = start_default().await;
+    let mut alice = Peer::join(&url, 1, None).await;
+    let mut bob = Peer::join(&url, 2, None).await;
+    alice.type_and_push("shared start. ").await;
+    bob.catch_up().await;
+
+    // Bob goes offline and keeps editing; Alice edits meanwhile.
+    let Peer {
+        client,
+        doc: bob_doc,
+        ..
+    } = bob;
+    client.close().await.expect("close");
+    bob_doc
+        .get_text("content")
+        .insert(0, "[bob offline] ")
+        .expect("insert");
+    bob_doc.commit();
+    alice.type_and_push("alice while bob is away. ").await;
+
+    // Bob reconnects with his document: the join exchanges what each side lacks.
+    let mut bob = Peer::join(&url, 2, Some(bob_doc)).await;
+    alice.catch_up().await;
+    bob.catch_up().await;
+    assert_eq!(alice.text(), bob.text());
+    assert!(alice.text().contains("[bob offline]") && alice.text().contains("alice while bob"));
+}
+
+#[tokio::test]
+async fn a_late_joiner_converges_while_two_others_keep_typing() {
+    let (url, _hub) = start_default().await;
+    let mut alice = Peer::join(&url, 1, None).await;
+    let mut bob = Peer::join(&url, 2, None).await;
+    for i in 0..20 {
+        alice.type_and_push(&format!("a{i} ")).await;
+        bob.type_and_push(&format!("b{i} ")).await;
+    }
+    let mut carol = Peer::join(&url, 3, None).await;
+    for i in 20..40 {
+        alice.type_and_push(&format!("a{i} ")).await;
+        bob.type_and_push(&format!("b{i} ")).await;
+    }
+    for p in [&mut alice, &mut bob, &mut carol] {
+        p.catch_up().await;
+    }
+    assert_eq!(alice.text(), bob.text());
+    assert_eq!(carol.text(), alice.text());
+    assert_eq!(carol.text().matches(' ').count(), 80);
+}
