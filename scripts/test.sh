@@ -17,6 +17,18 @@ if ! command -v strace >/dev/null; then
   fi
 fi
 
+# The interop tests drive the official JavaScript client (loro-websocket) under Node.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+  else
+    echo "note: node/npm are missing; the JavaScript interop tests will be SKIPPED" >&2
+  fi
+fi
+if command -v npm >/dev/null; then
+  npm ci --prefix crates/codesync-transport-ws/interop --no-audit --no-fund --loglevel=error
+fi
+
 # PostgreSQL tests run when CODESYNC_TEST_POSTGRES_URL names a server, e.g.
 #   CODESYNC_TEST_POSTGRES_URL='host=127.0.0.1 port=5432 user=postgres dbname=test'
 # Without it they print a SKIPPED line (and fail under CI=true).
