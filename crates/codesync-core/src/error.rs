@@ -122,6 +122,16 @@ pub enum Error {
         detail: String,
     },
 
+    /// A client tried to connect to a session while the hub already holds as many
+    /// connected sessions as it allows.
+    #[error("cannot connect to {key}: {limit} sessions already have connected clients")]
+    TooManyConnectedSessions {
+        /// The session asked for.
+        key: DocKey,
+        /// The cap in force.
+        limit: usize,
+    },
+
     /// The session was evicted from memory after the caller obtained it; obtain it again
     /// from the hub (the hub's own methods do this by themselves).
     #[error("session {key} was evicted from memory; obtain it again from the hub")]

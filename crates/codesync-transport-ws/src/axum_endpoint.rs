@@ -43,20 +43,40 @@ impl WsEndpoint {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
+            .map(|c| c.0);
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let forwarded = self.gate.forwarded_header().and_then(header);
+        let peer = match (peer, forwarded) {
+            (Some(peer), _) => peer,
+            // Behind a trusted proxy the header names the client; the socket is the proxy.
+            (None, Some(_)) => SocketAddr::from(([0, 0, 0, 0], 0)),
+            (None, None) => {
+                // Every client would share one rate-limit bucket: refuse loudly instead.
+                tracing::error!(
+                    "serve the router with into_make_service_with_connect_info::<SocketAddr>()"
+                );
+                let message = "server misconfigured: client addresses are unavailable";
+                return Some((StatusCode::INTERNAL_SERVER_ERROR, message).into_response());
+            }
+        };
+        let ip = self.gate.client_ip(&peer, forwarded);
+        // Every request counts against its IP's budget, upgrade or not.
+        if let Err(refusal) = self.gate.admit_ip(ip) {
+            return Some(refusal_response(refusal));
+        }
+        let origin = header("origin").map(str::to_owned);
+        let path = parts.uri.path().to_owned();
         let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
             .await
             .ok()?;
-        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-        let forwarded = self.gate.forwarded_header().and_then(header);
-        let checks = self
+        let slot = self
             .gate
-            .admit_ip(self.gate.client_ip(&peer, forwarded))
-            .and_then(|()| self.gate.admit_upgrade(header("origin"), parts.uri.path()));
-        if let Err(refusal) = checks {
-            let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::FORBIDDEN);
-            return Some((status, refusal.reason).into_response());
-        }
+            .admit_upgrade(origin.as_deref(), &path)
+            .and_then(|()| self.gate.open_connection(ip));
+        let slot = match slot {
+            Ok(slot) => slot,
+            Err(refusal) => return Some(refusal_response(refusal)),
+        };
         let max = self.gate.connection.protocol.max_frame_bytes + 1024;
         let hub = self.hub.clone();
         let config = self.gate.connection.clone();
@@ -64,9 +84,18 @@ impl WsEndpoint {
             upgrade
                 .max_message_size(max)
                 .max_frame_size(max)
-                .on_upgrade(move |socket| serve_socket(socket, hub, config)),
+                .on_upgrade(move |socket| async move {
+                    // Held for the connection's life: its place under the caps.
+                    let _slot = slot;
+                    serve_socket(socket, hub, config).await;
+                }),
         )
     }
+}
+
+fn refusal_response(refusal: crate::endpoint::Refusal) -> Response {
+    let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::FORBIDDEN);
+    (status, refusal.reason).into_response()
 }
 
 async fn serve_socket(socket: WebSocket, hub: Hub, config: Arc<crate::ConnectionConfig>) {

@@ -23,6 +23,11 @@ pub struct ConnectionConfig {
     pub message_burst: f64,
     /// Rooms one connection may be in at once (each pins a live session).
     pub max_rooms: usize,
+    /// A connection that sends nothing for this long is closed (the official client pings
+    /// every 20 s, so a live one never goes quiet this long).
+    pub idle_timeout: Duration,
+    /// Bytes queued for one client before it is considered not to be reading.
+    pub outbound_bytes: usize,
     /// The tenant every room of this endpoint belongs to.
     pub tenant: TenantId,
 }
@@ -36,6 +41,8 @@ impl Default for ConnectionConfig {
             messages_per_second: 20.0,
             message_burst: 60.0,
             max_rooms: 32,
+            idle_timeout: Duration::from_secs(90),
+            outbound_bytes: 16 * 1024 * 1024,
             tenant: TenantId::default_tenant(),
         }
     }
@@ -70,6 +77,18 @@ impl ConnectionConfig {
     /// Sets how many rooms one connection may be in at once.
     pub fn with_max_rooms(mut self, rooms: usize) -> Self {
         self.max_rooms = rooms;
+        self
+    }
+
+    /// Sets the idle timeout.
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Sets how many bytes may wait in one client's outbound queue.
+    pub fn with_outbound_bytes(mut self, bytes: usize) -> Self {
+        self.outbound_bytes = bytes.max(1);
         self
     }
 

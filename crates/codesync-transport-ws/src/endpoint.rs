@@ -1,8 +1,9 @@
 //! Checks made on every HTTP request before it may become a WebSocket, shared by the
 //! standalone server and the axum handler.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::ConnectionConfig;
@@ -21,8 +22,13 @@ pub struct EndpointConfig {
     pub rate_limit: RateLimitConfig,
     /// Where the client's IP comes from (the socket, or a trusted proxy's header).
     pub client_ip: ClientIp,
-    /// The HTTP upgrade must complete within this time.
+    /// The HTTP upgrade must complete within this time (standalone server; in axum, the
+    /// server's own settings apply).
     pub handshake_timeout: Duration,
+    /// Open connections across the endpoint (each may pin sessions in memory).
+    pub max_connections: usize,
+    /// Open connections from one IP address.
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for EndpointConfig {
@@ -33,6 +39,8 @@ impl Default for EndpointConfig {
             rate_limit: RateLimitConfig::default(),
             client_ip: ClientIp::socket_only(),
             handshake_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            max_connections_per_ip: 64,
         }
     }
 }
@@ -62,6 +70,13 @@ impl EndpointConfig {
         self
     }
 
+    /// Sets the connection caps: across the endpoint, and per IP address.
+    pub fn with_max_connections(mut self, total: usize, per_ip: usize) -> Self {
+        self.max_connections = total;
+        self.max_connections_per_ip = per_ip;
+        self
+    }
+
     /// Sets the handshake deadline.
     pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
@@ -82,6 +97,33 @@ pub(crate) struct Gate {
     pub(crate) config: EndpointConfig,
     pub(crate) connection: Arc<ConnectionConfig>,
     limiter: IpRateLimiter,
+    open: Mutex<OpenConnections>,
+}
+
+#[derive(Debug, Default)]
+struct OpenConnections {
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+/// One open connection counted against the caps; dropping it frees the place.
+#[derive(Debug)]
+pub(crate) struct ConnectionSlot {
+    gate: Arc<Gate>,
+    ip: IpAddr,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut open = self.gate.open_connections();
+        open.total = open.total.saturating_sub(1);
+        if let Some(n) = open.per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.per_ip.remove(&self.ip);
+            }
+        }
+    }
 }
 
 impl Gate {
@@ -89,8 +131,37 @@ impl Gate {
         Self {
             connection: Arc::new(config.connection.clone()),
             limiter: IpRateLimiter::new(config.rate_limit.clone()),
+            open: Mutex::new(OpenConnections::default()),
             config,
         }
+    }
+
+    fn open_connections(&self) -> std::sync::MutexGuard<'_, OpenConnections> {
+        // Plain counters; a poisoned lock is still consistent.
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes a place for a new connection from `ip`, or refuses (503) when the endpoint or
+    /// that address is at its cap.
+    pub(crate) fn open_connection(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionSlot, Refusal> {
+        let mut open = self.open_connections();
+        let from_ip = open.per_ip.get(&ip).copied().unwrap_or(0);
+        if open.total >= self.config.max_connections
+            || from_ip >= self.config.max_connections_per_ip
+        {
+            return Err(Refusal {
+                status: 503,
+                reason: "too many open connections",
+            });
+        }
+        open.total += 1;
+        *open.per_ip.entry(ip).or_default() += 1;
+        Ok(ConnectionSlot {
+            gate: self.clone(),
+            ip,
+        })
     }
 
     /// The client's IP, from the socket or the trusted proxy's header.

@@ -91,14 +91,30 @@ async fn handle(stream: TcpStream, peer: SocketAddr, hub: Hub, gate: Arc<Gate>) 
     // Well below tungstenite's 64 MiB default: one protocol frame, plus headroom.
     ws_config.max_message_size = Some(limits.max_frame_bytes + 1024);
     ws_config.max_frame_size = Some(limits.max_frame_bytes + 1024);
+    // Every request counts against its IP's budget. Without a trusted proxy the socket
+    // address is the client, so count at accept, before any parsing; behind a proxy the
+    // client is only known from the request's header.
+    let behind_proxy = gate.forwarded_header().is_some();
+    if !behind_proxy {
+        if let Err(refusal) = gate.admit_ip(peer.ip()) {
+            tracing::debug!(%peer, reason = refusal.reason, "refused before the handshake");
+            return;
+        }
+    }
+    let slot = std::sync::Mutex::new(None);
     let check =
         |request: &Request, response: Response| -> std::result::Result<Response, ErrorResponse> {
             let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
-            let forwarded = gate.forwarded_header().and_then(header);
-            gate.admit_ip(gate.client_ip(&peer, forwarded))
-                .map_err(refuse)?;
+            let ip = gate.client_ip(&peer, gate.forwarded_header().and_then(header));
+            if behind_proxy {
+                gate.admit_ip(ip).map_err(refuse)?;
+            }
             gate.admit_upgrade(header("origin"), request.uri().path())
                 .map_err(refuse)?;
+            let taken = gate.open_connection(ip).map_err(refuse)?;
+            if let Ok(mut place) = slot.lock() {
+                *place = Some(taken);
+            }
             Ok(response)
         };
     let handshake = tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(ws_config));
@@ -131,5 +147,7 @@ async fn handle(stream: TcpStream, peer: SocketAddr, hub: Hub, gate: Arc<Gate>) 
                 Frame::Close => WsMessage::Close(None),
             })
         });
+    // Held for the connection's life: its place under the connection caps.
+    let _slot = slot.into_inner().ok().flatten();
     serve_connection(frames, hub, gate.connection.clone()).await;
 }

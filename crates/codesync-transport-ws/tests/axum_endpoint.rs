@@ -86,3 +86,25 @@ async fn plain_requests_get_426_and_bad_origins_403() {
     .await;
     assert!(refused.is_err());
 }
+
+#[tokio::test]
+async fn plain_requests_count_against_the_ip_budget() {
+    use codesync_transport_ws::security::RateLimitConfig;
+    let limit = RateLimitConfig::default().with_budget(2, Duration::from_secs(60));
+    let addr = start(EndpointConfig::default().with_rate_limit(limit)).await;
+    for _ in 0..3 {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream
+            .write_all(b"GET /notes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.expect("read");
+    }
+    assert!(
+        Client::connect(&format!("ws://{addr}/notes"))
+            .await
+            .is_err(),
+        "blocked by then"
+    );
+}

@@ -1,119 +1,15 @@
 //! The connection loop over in-memory channels: no sockets, paused time where it matters.
 
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
 use codesync_core::{DocKey, Hub, MemoryStorage, Origin};
-use codesync_transport_ws::protocol::{self, AckStatus, BatchId, Body, Magic, Message};
-use codesync_transport_ws::{serve_connection, ConnectionConfig, Frame};
-use futures::channel::mpsc;
-use futures::{Sink, Stream, StreamExt};
+use codesync_transport_ws::protocol::{AckStatus, BatchId, Body, Magic, Message};
+use codesync_transport_ws::{ConnectionConfig, Frame};
+use common::{connect, typed};
+use futures::StreamExt;
 use loro::{ExportMode, LoroDoc};
 
-/// The server's side of an in-memory socket.
-struct Duplex {
-    incoming: mpsc::UnboundedReceiver<Result<Frame, String>>,
-    outgoing: mpsc::Sender<Frame>,
-}
-
-impl Stream for Duplex {
-    type Item = Result<Frame, String>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut self.incoming).poll_next(cx)
-    }
-}
-
-impl Sink<Frame> for Duplex {
-    type Error = String;
-    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
-        Pin::new(&mut self.outgoing)
-            .poll_ready(cx)
-            .map_err(|e| e.to_string())
-    }
-    fn start_send(mut self: Pin<&mut Self>, item: Frame) -> Result<(), String> {
-        Pin::new(&mut self.outgoing)
-            .start_send(item)
-            .map_err(|e| e.to_string())
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
-        Pin::new(&mut self.outgoing)
-            .poll_flush(cx)
-            .map_err(|e| e.to_string())
-    }
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
-        Pin::new(&mut self.outgoing)
-            .poll_close(cx)
-            .map_err(|e| e.to_string())
-    }
-}
-
-/// The client's side: what it sends, and what the server wrote (a channel of `capacity`,
-/// which a client that "stops reading" simply never drains).
-struct TestClient {
-    send: mpsc::UnboundedSender<Result<Frame, String>>,
-    recv: mpsc::Receiver<Frame>,
-    served: tokio::task::JoinHandle<()>,
-}
-
-fn connect(hub: &Hub, config: ConnectionConfig, capacity: usize) -> TestClient {
-    let (send, incoming) = mpsc::unbounded();
-    let (outgoing, recv) = mpsc::channel(capacity);
-    let socket = Duplex { incoming, outgoing };
-    let served = tokio::spawn(serve_connection(socket, hub.clone(), Arc::new(config)));
-    TestClient { send, recv, served }
-}
-
-impl TestClient {
-    fn send(&self, message: &Message) {
-        self.send
-            .unbounded_send(Ok(Frame::Binary(Bytes::from(protocol::encode(message)))))
-            .expect("server is reading");
-    }
-
-    fn join(&self, room: &str) {
-        self.send(&Message {
-            magic: Magic::Loro,
-            room: room.to_owned(),
-            body: Body::JoinRequest {
-                auth: Bytes::new(),
-                version: Bytes::new(),
-            },
-        });
-    }
-
-    fn update(&self, room: &str, update: Vec<u8>, id: u64) {
-        self.send(&Message {
-            magic: Magic::Loro,
-            room: room.to_owned(),
-            body: Body::DocUpdate {
-                updates: vec![Bytes::from(update)],
-                batch_id: BatchId::from_u64(id),
-            },
-        });
-    }
-
-    async fn next(&mut self) -> Message {
-        loop {
-            let frame = tokio::time::timeout(Duration::from_secs(5), self.recv.next())
-                .await
-                .expect("a frame in time")
-                .expect("the server is writing");
-            if let Frame::Binary(bytes) = frame {
-                return protocol::decode(&bytes, &protocol::Limits::default()).expect("decodes");
-            }
-        }
-    }
-}
-
-fn typed(peer: u64, text: &str) -> Vec<u8> {
-    let doc = LoroDoc::new();
-    doc.set_peer_id(peer).expect("peer");
-    doc.get_text("content").insert(0, text).expect("insert");
-    doc.export(ExportMode::all_updates()).expect("export")
-}
+mod common;
 
 #[tokio::test]
 async fn text_ping_gets_pong_and_updates_get_acks() {

@@ -685,3 +685,47 @@ async fn a_late_joiner_converges_while_two_others_keep_typing() {
     assert_eq!(carol.text(), alice.text());
     assert_eq!(carol.text().matches(' ').count(), 80);
 }
+
+#[tokio::test]
+async fn every_request_counts_against_the_ip_budget_and_connections_are_capped() {
+    use tokio::io::AsyncWriteExt;
+    let hub = Hub::builder(MemoryStorage::new()).build();
+    let limit = RateLimitConfig::default().with_budget(3, Duration::from_secs(60));
+    let url = start(
+        hub.clone(),
+        EndpointConfig::default().with_rate_limit(limit),
+    )
+    .await;
+    let addr = url.trim_start_matches("ws://").to_owned();
+    for _ in 0..3 {
+        let mut stream = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        let _ = stream
+            .write_all(b"GET /doc HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        Client::connect(&format!("{url}/doc")).await.is_err(),
+        "plain requests were counted"
+    );
+
+    let capped = start(hub, EndpointConfig::default().with_max_connections(100, 2)).await;
+    let _a = Client::connect(&format!("{capped}/doc"))
+        .await
+        .expect("first");
+    let _b = Client::connect(&format!("{capped}/doc"))
+        .await
+        .expect("second");
+    assert!(
+        Client::connect(&format!("{capped}/doc")).await.is_err(),
+        "third from one IP refused"
+    );
+    drop(_a);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        Client::connect(&format!("{capped}/doc")).await.is_ok(),
+        "a place freed up"
+    );
+}

@@ -31,10 +31,19 @@ pub struct HubBuilder {
     storage: Arc<dyn Storage>,
     policy: Arc<dyn SessionPolicy>,
     capacity: usize,
+    max_connected: Option<usize>,
     session: SessionConfig,
 }
 
 impl HubBuilder {
+    /// How many sessions may have connected clients at once (default: the capacity).
+    /// Connected sessions cannot be evicted, so this bounds the memory clients can hold;
+    /// a join beyond it is refused with [`Error::TooManyConnectedSessions`].
+    pub fn max_connected_sessions(mut self, sessions: usize) -> Self {
+        self.max_connected = Some(sessions.max(1));
+        self
+    }
+
     /// Uses `policy` for access control, limits and lifecycle hooks (default: [`OpenPolicy`]).
     pub fn policy(mut self, policy: impl SessionPolicy) -> Self {
         self.policy = Arc::new(policy);
@@ -66,6 +75,7 @@ impl HubBuilder {
                 storage: self.storage,
                 policy: self.policy,
                 capacity: self.capacity,
+                max_connected: self.max_connected.unwrap_or(self.capacity),
                 session: self.session,
                 slots: Mutex::new(Slots::default()),
                 next_client: AtomicU64::new(1),
@@ -79,6 +89,7 @@ struct HubInner {
     storage: Arc<dyn Storage>,
     policy: Arc<dyn SessionPolicy>,
     capacity: usize,
+    max_connected: usize,
     session: SessionConfig,
     slots: Mutex<Slots>,
     next_client: AtomicU64,
@@ -118,6 +129,7 @@ impl Hub {
             storage,
             policy: Arc::new(OpenPolicy::default()),
             capacity: DEFAULT_CAPACITY,
+            max_connected: None,
             session: SessionConfig::default(),
         }
     }
@@ -139,7 +151,7 @@ impl Hub {
     /// The live session for `key`, loading it from storage on a miss.
     pub async fn session(&self, key: &DocKey) -> Result<Arc<Session>> {
         for _ in 0..EVICTION_RETRIES {
-            let (slot, _) = self.acquire(key, false);
+            let (slot, _) = self.acquire(key, false)?;
             let session = self.load(key, &slot).await?;
             // Retired between lookup and now (a racing eviction): look again.
             if !session.is_retired() {
@@ -155,7 +167,7 @@ impl Hub {
     /// Refused with [`Error::PermissionDenied`] (or whatever the policy returns).
     pub async fn join(&self, key: &DocKey, credential: &[u8]) -> Result<Connection> {
         let access = self.inner.policy.authorize(key, credential).await?;
-        let (slot, pin) = self.acquire(key, true);
+        let (slot, pin) = self.acquire(key, true)?;
         // `pin` releases the pin when dropped: if loading fails or this call is cancelled.
         let session = self.load(key, &slot).await?;
         let id = ClientId(self.inner.next_client.fetch_add(1, Ordering::Relaxed));
@@ -170,8 +182,15 @@ impl Hub {
     /// Finds or makes the slot for `key` (pinned if asked, with the guard that unpins it)
     /// and starts flushing whatever had to be evicted to make room. Synchronous, so a
     /// cancelled caller cannot leave a pin or an eviction half done.
-    fn acquire(&self, key: &DocKey, pin: bool) -> (Arc<Slot>, Option<Pin>) {
-        let acquired = self.slots().acquire(key, pin, self.inner.capacity);
+    fn acquire(&self, key: &DocKey, pin: bool) -> Result<(Arc<Slot>, Option<Pin>)> {
+        let limit = self.inner.max_connected;
+        let acquired = self
+            .slots()
+            .acquire(key, pin, self.inner.capacity, limit)
+            .ok_or_else(|| Error::TooManyConnectedSessions {
+                key: key.clone(),
+                limit,
+            })?;
         let guard = pin.then(|| Pin {
             hub: self.clone(),
             key: key.clone(),
@@ -180,7 +199,7 @@ impl Hub {
         for (victim_key, victim) in acquired.victims {
             self.start_eviction(victim_key, victim);
         }
-        (acquired.slot, guard)
+        Ok((acquired.slot, guard))
     }
 
     /// Flushes and retires an evicted session on a task of its own, retrying with backoff

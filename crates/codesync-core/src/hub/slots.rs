@@ -82,10 +82,23 @@ impl Slots {
 
     /// Finds the slot for `key`, or makes one; pins it if asked; evicts down to `capacity`
     /// (never `key` itself).
-    pub(crate) fn acquire(&mut self, key: &DocKey, pin: bool, capacity: usize) -> Acquired {
+    ///
+    /// A pin that would take a session not yet pinned beyond `max_pinned` is refused
+    /// (`None`): pinned sessions cannot be evicted, so their number must be bounded.
+    pub(crate) fn acquire(
+        &mut self,
+        key: &DocKey,
+        pin: bool,
+        capacity: usize,
+        max_pinned: usize,
+    ) -> Option<Acquired> {
+        let already_pinned = self.pinned.contains_key(key);
+        if pin && !already_pinned && self.pinned.len() >= max_pinned {
+            return None;
+        }
         let slot = self.find_or_insert(key, pin);
         let victims = self.evict_down_to(capacity, key);
-        Acquired { slot, victims }
+        Some(Acquired { slot, victims })
     }
 
     fn find_or_insert(&mut self, key: &DocKey, pin: bool) -> Arc<Slot> {

@@ -17,7 +17,7 @@ use crate::config::ConnectionConfig;
 use crate::protocol::{self, AckStatus, Body, Magic, Message, Reassembled, Reassembler};
 use crate::security::MessageBudget;
 
-use outbound::Outbound;
+use outbound::{Outbound, QueuedBytes};
 use rooms::Rooms;
 
 /// How long the writer may take to flush what is queued once the connection ends.
@@ -48,16 +48,26 @@ where
     let (sink, mut stream) = socket.split();
     let (queue, outgoing) = mpsc::channel(config.outbound_queue.max(1));
     let stop = Arc::new(Notify::new());
-    let writer = tokio::spawn(write_frames(sink, outgoing, stop.clone()));
-    let outbound = Outbound::new(queue, stop.clone(), config.protocol.clone());
+    let queued = Arc::new(QueuedBytes::default());
+    let writer = tokio::spawn(write_frames(sink, outgoing, queued.clone(), stop.clone()));
+    let outbound = Outbound::new(
+        queue,
+        queued,
+        config.outbound_bytes,
+        stop.clone(),
+        config.protocol.clone(),
+    );
+    let (closed_rooms, mut room_closed) = mpsc::unbounded_channel();
     let mut state = ConnectionState {
-        rooms: Rooms::new(hub, config.clone(), outbound.clone()),
+        rooms: Rooms::new(hub, config.clone(), outbound.clone(), closed_rooms),
         outbound,
         reassembler: Reassembler::new(config.protocol.clone()),
         budget: MessageBudget::new(config.messages_per_second, config.message_burst),
     };
     let join_deadline = tokio::time::sleep(config.join_deadline);
     tokio::pin!(join_deadline);
+    let idle = tokio::time::sleep(config.idle_timeout);
+    tokio::pin!(idle);
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
@@ -67,12 +77,20 @@ where
                     tracing::debug!(error = %e, "socket error; closing");
                     break;
                 }
-                Some(Ok(frame)) => state.handle(frame).await,
+                Some(Ok(frame)) => {
+                    idle.as_mut().reset(tokio::time::Instant::now() + config.idle_timeout);
+                    state.handle(frame).await;
+                }
             },
             () = &mut join_deadline, if !state.rooms.ever_joined() => {
                 tracing::debug!("no join before the deadline; closing");
                 break;
             }
+            () = &mut idle => {
+                tracing::debug!("connection idle; closing");
+                break;
+            }
+            Some((magic, room)) = room_closed.recv() => state.rooms.leave(magic, &room),
             _ = ticker.tick() => state.expire_fragments().await,
             () = stop.notified() => break,
         }
@@ -89,12 +107,17 @@ where
     }
 }
 
-async fn write_frames<K, E>(mut sink: K, mut outgoing: mpsc::Receiver<Frame>, stop: Arc<Notify>)
-where
+async fn write_frames<K, E>(
+    mut sink: K,
+    mut outgoing: mpsc::Receiver<Frame>,
+    queued: Arc<QueuedBytes>,
+    stop: Arc<Notify>,
+) where
     K: Sink<Frame, Error = E> + Unpin,
     E: std::fmt::Display,
 {
     while let Some(frame) = outgoing.recv().await {
+        queued.sent(&frame);
         let closing = frame == Frame::Close;
         if let Err(e) = sink.send(frame).await {
             tracing::debug!(error = %e, "write failed; closing");
@@ -118,12 +141,15 @@ struct ConnectionState {
 impl ConnectionState {
     async fn handle(&mut self, frame: Frame) {
         match frame {
-            Frame::Text(text) if text == "ping" => {
-                self.outbound
-                    .send_frame(Frame::Text("pong".to_owned()))
-                    .await;
+            Frame::Text(text) => {
+                // Keepalives count against the budget too; over it, they go unanswered.
+                if text == "ping" && self.budget.try_take(Instant::now()) {
+                    self.outbound
+                        .send_frame(Frame::Text("pong".to_owned()))
+                        .await;
+                }
             }
-            Frame::Text(_) | Frame::Close => {}
+            Frame::Close => {}
             Frame::Binary(bytes) => self.handle_binary(&bytes).await,
         }
     }
@@ -131,15 +157,14 @@ impl ConnectionState {
     async fn handle_binary(&mut self, bytes: &[u8]) {
         let message = match protocol::decode(bytes, self.outbound.limits()) {
             Ok(message) => message,
-            Err(e) => {
-                tracing::debug!(error = %e, "undecodable frame ignored");
-                return;
-            }
+            Err(e) => return self.refuse_undecodable(bytes, &e).await,
         };
         let Message { magic, room, body } = message;
-        if !self.budget.try_take(Instant::now()) {
-            self.refuse_over_budget(magic, room, &body).await;
-            return;
+        // Fragments are charged through their header (whose count is bounded), and a
+        // Leave is always honoured.
+        let exempt = matches!(body, Body::Fragment { .. } | Body::Leave);
+        if !exempt && !self.budget.try_take(Instant::now()) {
+            return self.refuse_over_budget(magic, room, &body).await;
         }
         match body {
             Body::JoinRequest { auth, version } => {
@@ -148,29 +173,71 @@ impl ConnectionState {
             Body::DocUpdate { updates, batch_id } => {
                 self.rooms.update(magic, room, updates, batch_id).await;
             }
+            Body::FragmentHeader { batch_id, .. } if !self.rooms.can_write(magic, &room) => {
+                // Refused at the header: nothing is buffered for a room it cannot write.
+                self.reassembler.refuse(batch_id);
+                self.outbound
+                    .ack(magic, room, batch_id, AckStatus::PermissionDenied)
+                    .await;
+            }
             Body::FragmentHeader { .. } | Body::Fragment { .. } => {
                 let message = Message { magic, room, body };
                 self.reassemble(message).await;
             }
-            Body::Leave => self.rooms.leave(magic, &room),
+            Body::Leave => {
+                self.reassembler.forget_room(magic, &room);
+                self.rooms.leave(magic, &room);
+            }
             Body::Ack { ref_id, status } if status != AckStatus::Ok => {
-                tracing::debug!(?ref_id, ?status, %room, "client reported a failed update");
+                // The client could not apply something the server sent: without a resync
+                // it would stay diverged.
+                tracing::debug!(?ref_id, ?status, %room, "client failed to apply an update; asking it to rejoin");
+                self.rooms
+                    .ask_to_rejoin(magic, room, "an update failed to apply")
+                    .await;
             }
             // Server-bound messages only; anything else from a client is ignored.
             _ => {}
         }
     }
 
-    async fn refuse_over_budget(&mut self, magic: Magic, room: String, body: &Body) {
-        let batch = match body {
-            Body::DocUpdate { batch_id, .. } | Body::FragmentHeader { batch_id, .. } => *batch_id,
-            _ => return,
-        };
-        self.outbound
-            .ack(magic, room, batch, AckStatus::RateLimited)
-            .await;
+    /// A frame that does not decode still gets an answer when its sender awaits one.
+    async fn refuse_undecodable(&mut self, bytes: &[u8], error: &crate::Error) {
+        tracing::debug!(%error, "undecodable frame");
+        if !self.budget.try_take(Instant::now()) {
+            return;
+        }
+        if let Some((magic, room, batch_id)) = protocol::peek_batch(bytes, self.outbound.limits()) {
+            let status = match error {
+                crate::Error::TooLarge { .. } => AckStatus::PayloadTooLarge,
+                _ if bytes.len() > self.outbound.limits().max_frame_bytes => {
+                    AckStatus::PayloadTooLarge
+                }
+                _ => AckStatus::InvalidUpdate,
+            };
+            self.reassembler.refuse(batch_id);
+            self.outbound.ack(magic, room, batch_id, status).await;
+        }
     }
 
+    async fn refuse_over_budget(&mut self, magic: Magic, room: String, body: &Body) {
+        match body {
+            Body::DocUpdate { batch_id, .. } => {
+                self.outbound
+                    .ack(magic, room, *batch_id, AckStatus::RateLimited)
+                    .await;
+            }
+            Body::FragmentHeader { batch_id, .. } => {
+                // One answer per batch: its fragments are then dropped silently.
+                self.reassembler.refuse(*batch_id);
+                self.outbound
+                    .ack(magic, room, *batch_id, AckStatus::RateLimited)
+                    .await;
+            }
+            Body::JoinRequest { .. } => self.rooms.refuse_join_rate_limited(magic, room).await,
+            _ => {}
+        }
+    }
     async fn reassemble(&mut self, message: Message) {
         match self.reassembler.accept(message, Instant::now()) {
             Ok(None) => {}

@@ -5,7 +5,7 @@
 //! clients never wait: if the queue is full, this client has stopped reading, and it is
 //! disconnected rather than silently skipped (it reconnects and resyncs).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,9 +18,30 @@ use crate::protocol::{self, AckStatus, BatchId, Body, Magic, Message};
 /// How long a reply may wait for room in the queue before the client is dropped.
 const REPLY_WAIT: Duration = Duration::from_secs(10);
 
+/// Bytes waiting in one client's queue, shared by the producers and the writer.
+#[derive(Debug, Default)]
+pub(super) struct QueuedBytes(AtomicUsize);
+
+impl QueuedBytes {
+    /// Called by the writer once a frame has left.
+    pub(super) fn sent(&self, frame: &Frame) {
+        self.0.fetch_sub(frame_len(frame), Ordering::Relaxed);
+    }
+}
+
+fn frame_len(frame: &Frame) -> usize {
+    match frame {
+        Frame::Binary(bytes) => bytes.len(),
+        Frame::Text(text) => text.len(),
+        Frame::Close => 0,
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct Outbound {
     queue: mpsc::Sender<Frame>,
+    queued: Arc<QueuedBytes>,
+    max_queued_bytes: usize,
     stop: Arc<Notify>,
     limits: Arc<protocol::Limits>,
     next_batch: Arc<AtomicU64>,
@@ -29,15 +50,34 @@ pub(super) struct Outbound {
 impl Outbound {
     pub(super) fn new(
         queue: mpsc::Sender<Frame>,
+        queued: Arc<QueuedBytes>,
+        max_queued_bytes: usize,
         stop: Arc<Notify>,
         limits: protocol::Limits,
     ) -> Self {
         Self {
             queue,
+            queued,
+            max_queued_bytes,
             stop,
             limits: Arc::new(limits),
             next_batch: Arc::new(AtomicU64::new(1)),
         }
+    }
+
+    /// Counts `frame` as queued; false (and the connection told to stop) if that would
+    /// exceed the byte budget. A single frame larger than the budget still passes when
+    /// nothing else is queued.
+    fn reserve(&self, frame: &Frame) -> bool {
+        let len = frame_len(frame);
+        let before = self.queued.0.fetch_add(len, Ordering::Relaxed);
+        if before > 0 && before + len > self.max_queued_bytes {
+            self.queued.0.fetch_sub(len, Ordering::Relaxed);
+            tracing::debug!("client's queue is over its byte budget; disconnecting");
+            self.stop.notify_one();
+            return false;
+        }
+        true
     }
 
     pub(super) fn limits(&self) -> &protocol::Limits {
@@ -55,10 +95,17 @@ impl Outbound {
 
     /// Queues a reply, waiting (bounded) for room.
     pub(super) async fn send_frame(&self, frame: Frame) {
+        if !self.reserve(&frame) {
+            return;
+        }
+        let counted = frame_len(&frame);
         match tokio::time::timeout(REPLY_WAIT, self.queue.send(frame)).await {
             Ok(Ok(())) => {}
-            Ok(Err(_)) => {}
+            Ok(Err(_)) => {
+                self.queued.0.fetch_sub(counted, Ordering::Relaxed);
+            }
             Err(_) => {
+                self.queued.0.fetch_sub(counted, Ordering::Relaxed);
                 tracing::debug!("client not reading replies; disconnecting");
                 self.stop.notify_one();
             }
@@ -122,7 +169,12 @@ impl Outbound {
             return false;
         }
         for frame in frames {
+            if !self.reserve(&frame) {
+                return false;
+            }
+            let counted = frame_len(&frame);
             if self.queue.try_send(frame).is_err() {
+                self.queued.0.fetch_sub(counted, Ordering::Relaxed);
                 self.stop.notify_one();
                 return false;
             }

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use codesync_core::loro::VersionVector;
 use codesync_core::{Access, ClientId, Connection, DocKey, Error, Hub, SessionEvent, SessionId};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::outbound::Outbound;
@@ -29,23 +30,82 @@ impl Drop for Room {
     }
 }
 
+/// Forwarders report a room they had to give up on (the client fell behind) here, so the
+/// connection drops it rather than keep applying updates for a room the client left.
+pub(super) type ClosedRooms = mpsc::UnboundedSender<(Magic, String)>;
+
 pub(super) struct Rooms {
     hub: Hub,
     config: Arc<ConnectionConfig>,
     outbound: Outbound,
+    closed: ClosedRooms,
     joined: HashMap<(Magic, String), Room>,
     ever_joined: bool,
 }
 
 impl Rooms {
-    pub(super) fn new(hub: Hub, config: Arc<ConnectionConfig>, outbound: Outbound) -> Self {
+    pub(super) fn new(
+        hub: Hub,
+        config: Arc<ConnectionConfig>,
+        outbound: Outbound,
+        closed: ClosedRooms,
+    ) -> Self {
         Self {
             hub,
             config,
             outbound,
+            closed,
             joined: HashMap::new(),
             ever_joined: false,
         }
+    }
+
+    /// Whether this client may send updates to the room (joined, with write access).
+    pub(super) fn can_write(&self, magic: Magic, room: &str) -> bool {
+        self.joined
+            .get(&(magic, room.to_owned()))
+            .is_some_and(|r| r.connection.access().can_write())
+    }
+
+    /// Drops the room and tells the client to rejoin (which resends what it lacks).
+    pub(super) async fn ask_to_rejoin(&mut self, magic: Magic, room: String, why: &str) {
+        if self.joined.remove(&(magic, room.clone())).is_none() {
+            return;
+        }
+        self.outbound
+            .send(Message {
+                magic,
+                room,
+                body: Body::RoomError {
+                    code: RoomErrorCode::RejoinSuggested,
+                    message: format!("{why}; rejoin to resync"),
+                },
+            })
+            .await;
+    }
+
+    /// Answers a join over the connection's message budget (never left unanswered: the
+    /// official client waits for an answer without a timeout).
+    pub(super) async fn refuse_join_rate_limited(&self, magic: Magic, room: String) {
+        let message = "too many messages; slow down and retry".to_owned();
+        self.app_join_error(magic, room, message, "rate_limited")
+            .await;
+    }
+
+    /// A JoinError with an application code the client can act on.
+    async fn app_join_error(&self, magic: Magic, room: String, message: String, app_code: &str) {
+        self.outbound
+            .send(Message {
+                magic,
+                room,
+                body: Body::JoinError {
+                    code: JoinErrorCode::AppError,
+                    message,
+                    receiver_version: None,
+                    app_code: Some(app_code.to_owned()),
+                },
+            })
+            .await;
     }
 
     pub(super) fn ever_joined(&self) -> bool {
@@ -78,17 +138,7 @@ impl Rooms {
         }
         if self.joined.len() >= self.config.max_rooms {
             let message = format!("at most {} rooms per connection", self.config.max_rooms);
-            self.outbound
-                .send(Message {
-                    magic,
-                    room,
-                    body: Body::JoinError {
-                        code: JoinErrorCode::AppError,
-                        message,
-                        receiver_version: None,
-                        app_code: Some("too_many_rooms".to_owned()),
-                    },
-                })
+            self.app_join_error(magic, room, message, "too_many_rooms")
                 .await;
             return;
         }
@@ -105,6 +155,11 @@ impl Rooms {
             Ok(connection) => connection,
             Err(Error::PermissionDenied { reason, .. }) => {
                 self.join_error(magic, room, JoinErrorCode::AuthFailed, reason.to_owned())
+                    .await;
+                return;
+            }
+            Err(e @ Error::TooManyConnectedSessions { .. }) => {
+                self.app_join_error(magic, room, e.to_string(), "server_full")
                     .await;
                 return;
             }
@@ -141,6 +196,7 @@ impl Rooms {
             room.clone(),
             connection.id(),
             self.outbound.clone(),
+            self.closed.clone(),
         ));
         self.ever_joined = true;
         self.joined.insert(
@@ -194,6 +250,25 @@ impl Rooms {
                 .await;
             return false;
         };
+        // The backfill is computed before answering: once the client holds a
+        // JoinResponseOk it waits for the server's version to arrive.
+        let backfill = if client_vv.includes_vv(&server_version) {
+            None
+        } else {
+            match session.missing_for(&client_vv).await {
+                Ok(missing) => Some(missing),
+                Err(e) => {
+                    self.join_error(
+                        Magic::Loro,
+                        room.to_owned(),
+                        JoinErrorCode::Unknown,
+                        e.to_string(),
+                    )
+                    .await;
+                    return false;
+                }
+            }
+        };
         self.outbound
             .send(Message {
                 magic: Magic::Loro,
@@ -205,11 +280,8 @@ impl Rooms {
                 },
             })
             .await;
-        if !client_vv.includes_vv(&server_version) {
-            match session.missing_for(&client_vv).await {
-                Ok(missing) => self.outbound.send_update(Magic::Loro, room, missing).await,
-                Err(e) => tracing::warn!(%room, error = %e, "could not compute the join backfill"),
-            }
+        if let Some(missing) = backfill {
+            self.outbound.send_update(Magic::Loro, room, missing).await;
         }
         true
     }
@@ -250,7 +322,10 @@ impl Rooms {
         updates: Vec<Bytes>,
         batch_id: BatchId,
     ) {
-        let Some(joined) = self.joined.get(&(magic, room.clone())) else {
+        let joined = self.joined.get(&(magic, room.clone()));
+        let Some(joined) = joined.filter(|j| j.connection.access().can_write()) else {
+            // Not joined, or read-only (documents and presence alike): never applied,
+            // broadcast or stored.
             self.outbound
                 .ack(magic, room, batch_id, AckStatus::PermissionDenied)
                 .await;
@@ -305,6 +380,7 @@ async fn forward(
     room: String,
     me: ClientId,
     outbound: Outbound,
+    closed: ClosedRooms,
 ) {
     loop {
         let sent = match events.recv().await {
@@ -329,6 +405,7 @@ async fn forward(
                     },
                 };
                 outbound.try_send_message(&message);
+                let _ = closed.send((magic, room));
                 return;
             }
             Err(RecvError::Closed) => return,

@@ -42,6 +42,27 @@ pub fn peek_room(frame: &[u8], limits: &Limits) -> Option<(Magic, String)> {
     Some((magic, room.to_owned()))
 }
 
+/// For a frame that did not decode: when its envelope is readable and it is a DocUpdate or
+/// a fragment header, the batch its sender is waiting to have acknowledged, so the
+/// refusal can still be answered with an `Ack` instead of silence.
+pub fn peek_batch(frame: &[u8], limits: &Limits) -> Option<(Magic, String, BatchId)> {
+    let mut reader = Reader::new(frame, None);
+    let magic = read_magic(&mut reader).ok()?;
+    let room = read_room(&mut reader, limits).ok()?.to_owned();
+    match reader.byte("no message type").ok()? {
+        // A DocUpdate ends with its batch id.
+        0x03 if reader.remaining() >= 8 => {
+            let tail = frame.get(frame.len() - 8..)?;
+            let mut id = [0u8; 8];
+            id.copy_from_slice(tail);
+            Some((magic, room, BatchId(id)))
+        }
+        // A fragment header starts with it.
+        0x04 => read_batch_id(&mut reader).ok().map(|id| (magic, room, id)),
+        _ => None,
+    }
+}
+
 fn malformed(reason: &'static str) -> Error {
     Error::Malformed { reason }
 }

@@ -35,7 +35,7 @@ impl Default for Limits {
             max_fragment_count: 4096,
             max_reassembled_bytes: 8 * 1024 * 1024,
             fragment_timeout: Duration::from_secs(10),
-            max_concurrent_batches: 4,
+            max_concurrent_batches: 2,
         }
     }
 }

@@ -12,7 +12,7 @@
 //! | identifiers and codes | [`BatchId`], [`Permission`], [`JoinErrorCode`], [`RoomErrorCode`], [`AckStatus`] |
 //! | messages | [`Message`], [`Body`] |
 //! | limits | [`Limits`] |
-//! | codec | [`decode`], [`decode_bytes`], [`peek_room`], [`encode`], [`encode_into`], [`encode_checked`], [`encoded_len`] |
+//! | codec | [`decode`], [`decode_bytes`], [`peek_room`], [`peek_batch`], [`encode`], [`encode_into`], [`encode_checked`], [`encoded_len`] |
 //! | sending large updates | [`fragment`], [`doc_update_len`], [`doc_update_needs_fragmenting`] |
 //! | receiving large updates | [`Reassembler`], [`Reassembled`], [`Refusal`] |
 //!
@@ -33,7 +33,7 @@ mod reassembly;
 mod wire;
 
 pub use codes::{AckStatus, JoinErrorCode, RoomErrorCode};
-pub use decode::{decode, decode_bytes, peek_room};
+pub use decode::{decode, decode_bytes, peek_batch, peek_room};
 pub use encode::{encode, encode_checked, encode_into, encoded_len};
 pub use fragment::{doc_update_len, doc_update_needs_fragmenting, fragment};
 pub use ids::{BatchId, Permission};

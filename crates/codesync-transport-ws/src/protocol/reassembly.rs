@@ -338,6 +338,14 @@ impl Reassembler {
         )
     }
 
+    /// Refuses a batch from outside (its sender may not write, or is over its budget):
+    /// whatever was buffered for it is dropped, and its later fragments are refused
+    /// without an `Ack` (the caller has already answered).
+    pub fn refuse(&mut self, batch_id: BatchId) {
+        self.batches.remove(&batch_id);
+        self.remember_refused(batch_id);
+    }
+
     fn remember_refused(&mut self, batch_id: BatchId) {
         if self.refused.contains(&batch_id) {
             return;
