@@ -43,16 +43,7 @@ pub struct Client {
 impl Client {
     /// Connects to `url` (`ws://HOST/<SESSION_ID>`).
     pub async fn connect(url: &str) -> Result<Self> {
-        let (socket, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .map_err(|e| Error::WebSocket(e.to_string()))?;
-        let limits = protocol::Limits::default();
-        Ok(Self {
-            socket,
-            reassembler: Reassembler::new(limits.clone()),
-            limits,
-            next_batch: 1,
-        })
+        Self::connect_with_headers(url, &[]).await
     }
 
     /// Connects with extra request headers (for example `Origin`).

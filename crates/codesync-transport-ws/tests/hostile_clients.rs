@@ -5,12 +5,11 @@ mod common;
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use bytes::Bytes;
-use codesync_core::{Access, DocKey, Hub, LimitsConfig, MemoryStorage, SessionPolicy};
+use codesync_core::{Hub, MemoryStorage};
 use codesync_transport_ws::protocol::{AckStatus, BatchId, Body, Magic, Message, RoomErrorCode};
 use codesync_transport_ws::ConnectionConfig;
-use common::{connect, TestClient};
+use common::{connect, Passwords, TestClient};
 
 fn hub() -> Hub {
     Hub::builder(MemoryStorage::new()).build()
@@ -138,26 +137,6 @@ async fn an_oversized_update_gets_payload_too_large() {
         ),
         "{answer:?}"
     );
-}
-
-#[derive(Debug)]
-struct Passwords;
-
-#[async_trait]
-impl SessionPolicy for Passwords {
-    async fn authorize(&self, key: &DocKey, credential: &[u8]) -> codesync_core::Result<Access> {
-        match credential {
-            b"writer" => Ok(Access::ReadWrite),
-            b"reader" => Ok(Access::Read),
-            _ => Err(codesync_core::Error::permission_denied(
-                key,
-                "wrong password",
-            )),
-        }
-    }
-    fn limits(&self, tenant: &codesync_core::TenantId) -> codesync_core::Limits {
-        LimitsConfig::default().for_tenant(tenant).clone()
-    }
 }
 
 #[tokio::test]

@@ -6,13 +6,16 @@
 //! crates/codesync-transport-ws/interop`. Without them the tests print `SKIPPED:` and pass,
 //! except when `CI=true`, where they fail.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use codesync_core::{Access, DocKey, Hub, LimitsConfig, MemoryStorage, SessionPolicy};
+use codesync_core::{Hub, MemoryStorage};
 use codesync_transport_ws::{EndpointConfig, Server};
+use common::Passwords;
 
 /// How long one scenario may run before it is killed (the scripts time out on their own
 /// well before this).
@@ -134,27 +137,6 @@ async fn scenario(script: &str) {
     run_script(script, url).await;
 }
 
-/// Join auth "writer" may write, "reader" may only read, anything else is refused.
-#[derive(Debug)]
-struct ReaderWriter;
-
-#[async_trait::async_trait]
-impl SessionPolicy for ReaderWriter {
-    async fn authorize(&self, key: &DocKey, credential: &[u8]) -> codesync_core::Result<Access> {
-        match credential {
-            b"writer" => Ok(Access::ReadWrite),
-            b"reader" => Ok(Access::Read),
-            _ => Err(codesync_core::Error::permission_denied(
-                key,
-                "wrong password",
-            )),
-        }
-    }
-    fn limits(&self, tenant: &codesync_core::TenantId) -> codesync_core::Limits {
-        LimitsConfig::default().for_tenant(tenant).clone()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn js_two_clients_converge() {
     scenario("converge").await;
@@ -191,9 +173,7 @@ async fn js_read_only_writes_are_refused() {
     if !node_available(script) {
         return;
     }
-    let hub = Hub::builder(MemoryStorage::new())
-        .policy(ReaderWriter)
-        .build();
+    let hub = Hub::builder(MemoryStorage::new()).policy(Passwords).build();
     let url = start(hub).await;
     run_script(script, url).await;
 }

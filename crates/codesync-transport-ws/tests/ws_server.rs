@@ -1,13 +1,16 @@
 //! The standalone server over 127.0.0.1:0, driven by the Rust client: sync, presence,
 //! fragmentation both ways, access, bad input, origin, tokens, rate and size limits.
 
+mod common;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use codesync_core::{Access, DocKey, Hub, LimitsConfig, MemoryStorage, SessionPolicy};
+use codesync_core::{Access, DocKey, Hub, LimitsConfig, MemoryStorage};
 use codesync_transport_ws::protocol::{AckStatus, Body, JoinErrorCode, Magic, Message, Permission};
 use codesync_transport_ws::security::{OriginPolicy, RateLimitConfig, TokenKey, TokenPolicy};
 use codesync_transport_ws::{Client, ConnectionConfig, EndpointConfig, Received, Server};
+use common::Passwords;
 use loro::awareness::EphemeralStore;
 use loro::{ExportMode, LoroDoc, VersionVector};
 
@@ -280,27 +283,6 @@ async fn large_histories_travel_in_fragments_both_ways() {
     }
     assert_eq!(copy.get_text("content").to_string(), "final words");
     assert_eq!(copy.oplog_vv(), doc.oplog_vv());
-}
-
-/// Reads with "reader", writes with "writer", refuses anything else.
-#[derive(Debug)]
-struct Passwords;
-
-#[async_trait::async_trait]
-impl SessionPolicy for Passwords {
-    async fn authorize(&self, key: &DocKey, credential: &[u8]) -> codesync_core::Result<Access> {
-        match credential {
-            b"writer" => Ok(Access::ReadWrite),
-            b"reader" => Ok(Access::Read),
-            _ => Err(codesync_core::Error::permission_denied(
-                key,
-                "wrong password",
-            )),
-        }
-    }
-    fn limits(&self, tenant: &codesync_core::TenantId) -> codesync_core::Limits {
-        LimitsConfig::default().for_tenant(tenant).clone()
-    }
 }
 
 #[tokio::test]

@@ -142,3 +142,31 @@ impl TestClient {
         }
     }
 }
+
+/// Reads with "reader", writes with "writer", refuses anything else.
+#[derive(Debug)]
+pub struct Passwords;
+
+#[async_trait::async_trait]
+impl codesync_core::SessionPolicy for Passwords {
+    async fn authorize(
+        &self,
+        key: &codesync_core::DocKey,
+        credential: &[u8],
+    ) -> codesync_core::Result<codesync_core::Access> {
+        match credential {
+            b"writer" => Ok(codesync_core::Access::ReadWrite),
+            b"reader" => Ok(codesync_core::Access::Read),
+            _ => Err(codesync_core::Error::permission_denied(
+                key,
+                "wrong password",
+            )),
+        }
+    }
+
+    fn limits(&self, tenant: &codesync_core::TenantId) -> codesync_core::Limits {
+        codesync_core::LimitsConfig::default()
+            .for_tenant(tenant)
+            .clone()
+    }
+}
