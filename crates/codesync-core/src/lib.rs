@@ -53,6 +53,12 @@
 //! call into a document runs under `catch_unwind`, a document that panicked is leaked, not
 //! dropped, and the session reloads from storage. Builds must keep `panic = "unwind"`.
 //!
+//! ## Metrics
+//!
+//! Counters and histograms go through the `metrics` facade (`codesync_updates_merged_total`,
+//! `codesync_updates_rejected_total{reason}`, `codesync_merge_seconds`,
+//! `codesync_persist_seconds`, …); install any recorder to collect them.
+//!
 //! ## Durability
 //!
 //! [`Session::apply`] stores the new ops before it returns; [`Applied::durable`] says
@@ -73,6 +79,7 @@ mod origin;
 mod policy;
 mod session;
 mod storage;
+mod telemetry;
 
 pub use error::{BoxError, Error, Result};
 pub use hub::{Connection, Hub, HubBuilder, DEFAULT_CAPACITY};

@@ -204,6 +204,13 @@ impl Session {
     /// If storage fails, the ops stay merged in memory, `durable` is false, and the next
     /// apply, flush or eviction retries storing them.
     pub async fn apply(&self, update: &[u8], origin: Origin) -> Result<Applied> {
+        let started = std::time::Instant::now();
+        let result = self.apply_inner(update, origin).await;
+        crate::telemetry::record_apply(&result, update.len(), started.elapsed());
+        result
+    }
+
+    async fn apply_inner(&self, update: &[u8], origin: Origin) -> Result<Applied> {
         let limits = self.policy.limits(self.key.tenant());
         let mut guard = self.lock().await?;
         let Some(state) = guard.as_mut() else {

@@ -264,7 +264,9 @@ impl DocState {
                 reason: format!("encoding pending ops failed: {e}"),
             })?;
         let len = bytes.len();
+        let started = std::time::Instant::now();
         self.last_seq = storage.append(key, Bytes::from(bytes)).await?;
+        crate::telemetry::record_persist(started.elapsed());
         self.durable_vv = vv;
         self.undurable.clear();
         self.updates_since_compaction += 1;

@@ -45,6 +45,7 @@ where
     S: Stream<Item = Result<Frame, E>> + Sink<Frame, Error = E> + Send + 'static,
     E: std::fmt::Display + Send + 'static,
 {
+    metrics::gauge!("codesync_connections").increment(1.0);
     let (sink, mut stream) = socket.split();
     let (queue, outgoing) = mpsc::channel(config.outbound_queue.max(1));
     let stop = Arc::new(Notify::new());
@@ -98,6 +99,7 @@ where
     // Leaving every room drops its pins and presence; then the writer drains and closes,
     // unless the client is not reading at all, in which case it is cut off.
     drop(state);
+    metrics::gauge!("codesync_connections").decrement(1.0);
     let mut writer = writer;
     if tokio::time::timeout(WRITER_DRAIN, &mut writer)
         .await

@@ -120,6 +120,7 @@ impl Outbound {
 
     /// Acknowledges a client batch.
     pub(super) async fn ack(&self, magic: Magic, room: String, batch: BatchId, status: AckStatus) {
+        metrics::counter!("codesync_acks_total", "status" => status_label(status)).increment(1);
         self.send(Message {
             magic,
             room,
@@ -191,5 +192,20 @@ impl Outbound {
     /// Queues any message as a broadcast; see [`try_send`](Self::try_send).
     pub(super) fn try_send_message(&self, message: &Message) -> bool {
         self.try_send(vec![Frame::Binary(Bytes::from(protocol::encode(message)))])
+    }
+}
+
+/// A bounded label per Ack status.
+fn status_label(status: AckStatus) -> &'static str {
+    match status {
+        AckStatus::Ok => "ok",
+        AckStatus::Unknown => "unknown",
+        AckStatus::PermissionDenied => "permission_denied",
+        AckStatus::InvalidUpdate => "invalid_update",
+        AckStatus::PayloadTooLarge => "payload_too_large",
+        AckStatus::RateLimited => "rate_limited",
+        AckStatus::FragmentTimeout => "fragment_timeout",
+        AckStatus::AppError => "app_error",
+        _ => "other",
     }
 }

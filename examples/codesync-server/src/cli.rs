@@ -1,0 +1,58 @@
+//! Command-line flags, each with an environment-variable equivalent.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// Where the client's IP address comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ProxyMode {
+    /// The TCP peer is the client (no proxy in front).
+    None,
+    /// Behind Cloud Run's front end: the client is the last `X-Forwarded-For` entry.
+    CloudRun,
+}
+
+/// codesync-server: real-time collaborative editing in one process. Browsers open
+/// `http://ADDR/<SESSION_ID>` for the editor; the same URL is the session's WebSocket.
+#[derive(Debug, Parser)]
+#[command(version)]
+pub(crate) struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "CODESYNC_LISTEN", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: SocketAddr,
+
+    /// Directory of the embedded store (one SQLite file inside).
+    #[arg(long, env = "CODESYNC_DATA", default_value = "./data")]
+    pub(crate) data: PathBuf,
+
+    /// A browser origin allowed to connect (exact scheme://host[:port]); repeat for more.
+    /// Without any, every origin is allowed (development).
+    #[arg(
+        long = "allowed-origin",
+        env = "CODESYNC_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub(crate) allowed_origins: Vec<String>,
+
+    /// Requests one IP may make per minute before it is blocked.
+    #[arg(long, env = "CODESYNC_RATE_LIMIT_PER_MINUTE", default_value_t = 1000)]
+    pub(crate) rate_limit_per_minute: u32,
+
+    /// How long an IP over its budget stays blocked, in seconds.
+    #[arg(long, env = "CODESYNC_RATE_LIMIT_BLOCK_SECS", default_value_t = 600)]
+    pub(crate) rate_limit_block_secs: u64,
+
+    /// Where the client IP comes from.
+    #[arg(long, env = "CODESYNC_TRUSTED_PROXY", value_enum, default_value_t = ProxyMode::None)]
+    pub(crate) trusted_proxy: ProxyMode,
+
+    /// Live sessions kept in memory (the LRU's capacity).
+    #[arg(long, env = "CODESYNC_CAPACITY", default_value_t = codesync_core::DEFAULT_CAPACITY)]
+    pub(crate) capacity: usize,
+
+    /// Content cap of one document, in bytes.
+    #[arg(long, env = "CODESYNC_MAX_DOCUMENT_BYTES", default_value_t = codesync_core::DEFAULT_MAX_DOCUMENT_BYTES)]
+    pub(crate) max_document_bytes: usize,
+}
