@@ -28,6 +28,9 @@ pub struct ConnectionConfig {
     pub idle_timeout: Duration,
     /// Bytes queued for one client before it is considered not to be reading.
     pub outbound_bytes: usize,
+    /// Close every connection after this long, whatever its traffic, as a proxy's request
+    /// timeout does (Cloud Run: 3600 s). `None`: never. Clients reconnect and resync.
+    pub max_connection_age: Option<Duration>,
     /// The tenant every room of this endpoint belongs to.
     pub tenant: TenantId,
 }
@@ -43,6 +46,7 @@ impl Default for ConnectionConfig {
             max_rooms: 32,
             idle_timeout: Duration::from_secs(90),
             outbound_bytes: 16 * 1024 * 1024,
+            max_connection_age: None,
             tenant: TenantId::default_tenant(),
         }
     }
@@ -89,6 +93,12 @@ impl ConnectionConfig {
     /// Sets how many bytes may wait in one client's outbound queue.
     pub fn with_outbound_bytes(mut self, bytes: usize) -> Self {
         self.outbound_bytes = bytes.max(1);
+        self
+    }
+
+    /// Closes connections after `age` (see [`max_connection_age`](Self::max_connection_age)).
+    pub fn with_max_connection_age(mut self, age: Duration) -> Self {
+        self.max_connection_age = Some(age);
         self
     }
 

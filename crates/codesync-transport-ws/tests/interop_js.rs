@@ -61,7 +61,11 @@ fn node_available(test: &str) -> bool {
 }
 
 async fn start(hub: Hub) -> String {
-    let server = Server::bind("127.0.0.1:0", hub, EndpointConfig::default())
+    start_with(hub, EndpointConfig::default()).await
+}
+
+async fn start_with(hub: Hub, config: EndpointConfig) -> String {
+    let server = Server::bind("127.0.0.1:0", hub, config)
         .await
         .expect("bind");
     let addr = server.local_addr();
@@ -181,4 +185,19 @@ async fn js_read_only_writes_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn js_corrupt_update_is_refused_and_the_room_keeps_working() {
     scenario("corrupt-update").await;
+}
+
+/// The server closes every connection after a second, as a proxy timeout would; the
+/// official client reconnects by itself and nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_connections_closed_by_the_server_lose_nothing() {
+    let script = "server-close";
+    if !node_available(script) {
+        return;
+    }
+    let connection = codesync_transport_ws::ConnectionConfig::default()
+        .with_max_connection_age(Duration::from_millis(1200));
+    let config = EndpointConfig::default().with_connection(connection);
+    let url = start_with(Hub::builder(MemoryStorage::new()).build(), config).await;
+    run_script(script, url).await;
 }

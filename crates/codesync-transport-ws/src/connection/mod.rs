@@ -69,6 +69,14 @@ where
     tokio::pin!(join_deadline);
     let idle = tokio::time::sleep(config.idle_timeout);
     tokio::pin!(idle);
+    let max_age = config.max_connection_age;
+    let aged = async move {
+        match max_age {
+            Some(age) => tokio::time::sleep(age).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(aged);
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
@@ -89,6 +97,10 @@ where
             }
             () = &mut idle => {
                 tracing::debug!("connection idle; closing");
+                break;
+            }
+            () = &mut aged => {
+                tracing::debug!("connection reached its maximum age; closing");
                 break;
             }
             Some((magic, room)) = room_closed.recv() => state.rooms.leave(magic, &room),
