@@ -52,6 +52,11 @@ pub(crate) struct Cli {
     #[arg(long, env = "CODESYNC_CAPACITY", default_value_t = codesync_core::DEFAULT_CAPACITY)]
     pub(crate) capacity: usize,
 
+    /// The built editor page (`npm run build` in examples/web). When it holds no
+    /// index.html, sessions get a plain placeholder page instead.
+    #[arg(long, env = "CODESYNC_WEB_DIR", default_value = "examples/web/dist")]
+    pub(crate) web_dir: PathBuf,
+
     /// Content cap of one document, in bytes.
     #[arg(long, env = "CODESYNC_MAX_DOCUMENT_BYTES", default_value_t = codesync_core::DEFAULT_MAX_DOCUMENT_BYTES)]
     pub(crate) max_document_bytes: usize,

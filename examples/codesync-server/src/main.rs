@@ -10,6 +10,7 @@ mod cli;
 mod page;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -23,7 +24,9 @@ use cli::{Cli, ProxyMode};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Logs go to stderr; stdout carries only the banner naming the bound address.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -45,10 +48,17 @@ async fn main() -> anyhow::Result<()> {
         .build();
 
     let endpoint = WsEndpoint::new(hub.clone(), endpoint_config(&cli)?);
+    let editor = std::fs::read_to_string(cli.web_dir.join("index.html"))
+        .ok()
+        .map(Arc::from);
+    if editor.is_none() {
+        tracing::warn!(web_dir = %cli.web_dir.display(), "no built editor page; serving a placeholder (see scripts/run.sh)");
+    }
     let state = app::AppState {
         hub: hub.clone(),
         endpoint,
         metrics,
+        editor,
     };
     let listener = tokio::net::TcpListener::bind(cli.listen)
         .await
@@ -58,7 +68,8 @@ async fn main() -> anyhow::Result<()> {
     println!("codesync-server listening on http://{addr}/<SESSION_ID>");
     tracing::info!(%addr, data = %path.display(), "serving");
 
-    let service = app::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let service =
+        app::router(state, &cli.web_dir).into_make_service_with_connect_info::<SocketAddr>();
     let server = tokio::spawn(async move { axum::serve(listener, service).await });
     shutdown_signal().await;
     // WebSockets are long-lived: stop serving rather than wait for them to close. Every
