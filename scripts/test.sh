@@ -29,7 +29,24 @@ if command -v npm >/dev/null; then
   npm ci --prefix crates/codesync-transport-ws/interop --no-audit --no-fund --loglevel=error
 fi
 
+# The editor's end-to-end tests drive Debian's chromium (browser downloads are not used).
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+
 # PostgreSQL tests run when CODESYNC_TEST_POSTGRES_URL names a server, e.g.
 #   CODESYNC_TEST_POSTGRES_URL='host=127.0.0.1 port=5432 user=postgres dbname=test'
 # Without it they print a SKIPPED line (and fail under CI=true).
 cargo test --workspace --locked
+
+# The browser editor, end to end: headless chromium against the codesync-server binary
+# that `cargo test` just built.
+if command -v npm >/dev/null && command -v chromium >/dev/null; then
+  npm ci --prefix examples/web --no-audit --no-fund --loglevel=error
+  CODESYNC_SERVER="$PWD/target/debug/codesync-server" npm test --prefix examples/web
+elif [ "${CI:-}" = "true" ]; then
+  echo "CI=true but npm or chromium is missing: the editor tests cannot run" >&2
+  exit 1
+else
+  echo "SKIPPED: editor end-to-end tests (need npm and Debian's chromium)" >&2
+fi
