@@ -43,7 +43,7 @@ cargo test --workspace --locked
 # that `cargo test` just built.
 if command -v npm >/dev/null && command -v chromium >/dev/null; then
   npm ci --prefix examples/web --no-audit --no-fund --loglevel=error
-  CODESYNC_SERVER="$PWD/target/debug/codesync-server" npm test --prefix examples/web
+  CODESYNC_SERVER="${CARGO_TARGET_DIR:-$PWD/target}/debug/codesync-server" npm test --prefix examples/web
 elif [ "${CI:-}" = "true" ]; then
   echo "CI=true but npm or chromium is missing: the editor tests cannot run" >&2
   exit 1
