@@ -73,11 +73,17 @@ test("remote cursors: right position and name; follow edits; gone when the user 
     }),
   );
   assert(label.includes("Alice"), `label ${label}`);
-  const selShown = await a.page.evaluate(() => document.querySelectorAll(".cs-sel").length);
-  assert(selShown > 0, "bob's selection highlighted in alice's page");
+  // Monaco paints decorations on a later frame: wait for them rather than sample once.
+  await waitFor("bob's selection highlighted in alice's page", () =>
+    a.page.evaluate(() => document.querySelectorAll(".cs-sel").length > 0),
+  );
   // the presence list names both
-  const people = await a.page.evaluate(() => [...document.querySelectorAll("#presence .user")].map((e) => e.textContent));
-  assert(people.includes("Alice (you)") && people.includes("Bob"), `presence list ${people}`);
+  await waitFor("the presence list to name both", async () => {
+    const people = await a.page.evaluate(() =>
+      [...document.querySelectorAll("#presence .user")].map((e) => e.textContent),
+    );
+    return people.includes("Alice (you)") && people.includes("Bob");
+  });
   ensureTarget();
   const shot = join(ensureTarget(), "editor-two-users.png");
   await a.page.screenshot({ path: shot });
