@@ -3,7 +3,8 @@
 FROM rust:1-bookworm AS builder
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p codesync-gateway
+# `tls`: the deployed engine is reached over https.
+RUN cargo build --release --locked -p codesync-gateway --features tls
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -17,6 +18,7 @@ USER codesync
 # is in memory and per instance: clients keep unacknowledged edits and resend them on
 # rejoin, so a gateway that dies during an engine outage still loses nothing.
 ENV CODESYNC_LISTEN=0.0.0.0:8080 \
-    CODESYNC_DATA=/var/lib/codesync
+    CODESYNC_DATA=/var/lib/codesync \
+    CODESYNC_TRUSTED_PROXY=cloud-run
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/codesync-gateway"]

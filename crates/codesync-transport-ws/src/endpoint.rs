@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::config::ConnectionConfig;
 use crate::security::{ClientIp, IpRateLimiter, OriginPolicy, RateDecision, RateLimitConfig};
@@ -176,7 +176,11 @@ impl Gate {
 
     /// Counts one request against the IP's budget.
     pub(crate) fn admit_ip(&self, ip: IpAddr) -> Result<(), Refusal> {
-        match self.limiter.check(ip, Instant::now()) {
+        // tokio's clock, so tests can pause and advance it through a 10-minute block.
+        match self
+            .limiter
+            .check(ip, tokio::time::Instant::now().into_std())
+        {
             RateDecision::Allowed => Ok(()),
             _ => Err(Refusal {
                 status: 429,

@@ -108,3 +108,41 @@ async fn plain_requests_count_against_the_ip_budget() {
         "blocked by then"
     );
 }
+
+/// The per-IP limit blocks, stays blocked for the whole block period, then releases:
+/// in-process, on tokio's paused clock.
+#[tokio::test(start_paused = true)]
+async fn the_ip_limit_blocks_then_releases_on_a_paused_clock() {
+    use axum::extract::ConnectInfo;
+    use axum::http::Request;
+    use codesync_transport_ws::security::RateLimitConfig;
+    use tower::ServiceExt;
+
+    let limit = RateLimitConfig::default()
+        .with_budget(3, Duration::from_secs(60))
+        .with_block_for(Duration::from_secs(600));
+    let app = router(
+        Hub::builder(MemoryStorage::new()).build(),
+        EndpointConfig::default().with_rate_limit(limit),
+    );
+    let peer: SocketAddr = "203.0.113.7:4000".parse().expect("addr");
+    let status = |app: axum::Router| async move {
+        let mut request = Request::get("/notes")
+            .body(axum::body::Body::empty())
+            .expect("request");
+        request.extensions_mut().insert(ConnectInfo(peer));
+        app.oneshot(request)
+            .await
+            .expect("response")
+            .status()
+            .as_u16()
+    };
+    for _ in 0..3 {
+        assert_eq!(status(app.clone()).await, 426, "within the budget");
+    }
+    assert_eq!(status(app.clone()).await, 429, "over the budget");
+    tokio::time::advance(Duration::from_secs(599)).await;
+    assert_eq!(status(app.clone()).await, 429, "still blocked at 9m59s");
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert_eq!(status(app.clone()).await, 426, "released after 10 minutes");
+}

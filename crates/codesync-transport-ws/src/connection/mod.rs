@@ -20,6 +20,12 @@ use crate::security::MessageBudget;
 use outbound::{Outbound, QueuedBytes};
 use rooms::Rooms;
 
+/// The current time on tokio's clock (pausable in tests), as the std `Instant` the
+/// budget and reassembler take.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 /// How long the writer may take to flush what is queued once the connection ends.
 const WRITER_DRAIN: Duration = Duration::from_secs(2);
 
@@ -157,7 +163,7 @@ impl ConnectionState {
         match frame {
             Frame::Text(text) => {
                 // Keepalives count against the budget too; over it, they go unanswered.
-                if text == "ping" && self.budget.try_take(Instant::now()) {
+                if text == "ping" && self.budget.try_take(now()) {
                     self.outbound
                         .send_frame(Frame::Text("pong".to_owned()))
                         .await;
@@ -177,7 +183,7 @@ impl ConnectionState {
         // Fragments are charged through their header (whose count is bounded), and a
         // Leave is always honoured.
         let exempt = matches!(body, Body::Fragment { .. } | Body::Leave);
-        if !exempt && !self.budget.try_take(Instant::now()) {
+        if !exempt && !self.budget.try_take(now()) {
             return self.refuse_over_budget(magic, room, &body).await;
         }
         match body {
@@ -218,7 +224,7 @@ impl ConnectionState {
     /// A frame that does not decode still gets an answer when its sender awaits one.
     async fn refuse_undecodable(&mut self, bytes: &[u8], error: &crate::Error) {
         tracing::debug!(%error, "undecodable frame");
-        if !self.budget.try_take(Instant::now()) {
+        if !self.budget.try_take(now()) {
             return;
         }
         if let Some((magic, room, batch_id)) = protocol::peek_batch(bytes, self.outbound.limits()) {
@@ -253,7 +259,7 @@ impl ConnectionState {
         }
     }
     async fn reassemble(&mut self, message: Message) {
-        match self.reassembler.accept(message, Instant::now()) {
+        match self.reassembler.accept(message, now()) {
             Ok(None) => {}
             Ok(Some(Reassembled {
                 magic,
@@ -274,7 +280,7 @@ impl ConnectionState {
     }
 
     async fn expire_fragments(&mut self) {
-        for (magic, room, batch_id) in self.reassembler.expire(Instant::now()) {
+        for (magic, room, batch_id) in self.reassembler.expire(now()) {
             self.outbound
                 .ack(magic, room, batch_id, AckStatus::FragmentTimeout)
                 .await;
