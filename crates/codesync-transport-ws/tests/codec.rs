@@ -35,8 +35,6 @@ fn is_malformed(result: Result<Message, Error>) -> bool {
     matches!(result, Err(Error::Malformed { .. }))
 }
 
-/// Batch ids as the TypeScript tests write them.
-
 // ---------------------------------------------------------------------------------------
 // (a) published vectors: packages/loro-protocol/tests/__snapshots__/encoding.snap.test.ts.snap
 

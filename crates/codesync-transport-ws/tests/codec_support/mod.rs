@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use codesync_transport_ws::protocol::{BatchId, Body, Limits, Magic, Message};
 
-/// A batch id for tests.
+/// A batch id as the TypeScript tests write it.
 pub const BATCH: BatchId = BatchId([1, 2, 3, 4, 5, 6, 7, 8]);
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
