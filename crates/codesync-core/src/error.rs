@@ -103,6 +103,39 @@ pub enum Error {
         key: DocKey,
     },
 
+    /// The [`UpdateGuard`](crate::UpdateGuard) found the update dangerous: trying it
+    /// crashed or panicked the guard's worker, or left a document that does not survive a
+    /// snapshot round trip. It was not merged, broadcast or stored.
+    #[error("update for {key} refused as unsafe: {reason}")]
+    UnsafeUpdate {
+        /// The document the update was sent to.
+        key: DocKey,
+        /// What the guard saw.
+        reason: String,
+    },
+
+    /// The [`UpdateGuard`](crate::UpdateGuard) could not check the update (its worker is
+    /// down), so it was refused rather than merged unchecked. Sending it again later is
+    /// safe.
+    #[error("update for {key} could not be checked, so it was refused: {detail}")]
+    GuardUnavailable {
+        /// The document the update was sent to.
+        key: DocKey,
+        /// Why the guard could not answer.
+        detail: String,
+    },
+
+    /// The session failed to load too many times in a row and is quarantined: the hub no
+    /// longer tries to load it. Its stored data is kept as it is, for inspection; see
+    /// [`Hub::release_quarantine`](crate::Hub::release_quarantine).
+    #[error("session {key} is quarantined after {attempts} failed loads; its stored data is kept for inspection")]
+    Quarantined {
+        /// The document concerned.
+        key: DocKey,
+        /// How many loads failed.
+        attempts: u32,
+    },
+
     /// The caller may not do this to this document.
     #[error("permission denied for {key}: {reason}")]
     PermissionDenied {

@@ -10,6 +10,13 @@
 //! | **Merge**: where updates are merged | [`Merge`] | [`Hub`] (in-process) |
 //! | **Storage**: load, append, compact, delete, list | [`Storage`] | [`MemoryStorage`] |
 //!
+//! A fourth, optional seam, [`UpdateGuard`], tries untrusted updates (and stored documents
+//! before they load) somewhere a crash cannot reach the server; `codesync-guard` implements
+//! it with worker processes. Without one, Loro panics are still caught per session, but an
+//! input that aborts the process is not stopped. A session whose stored data keeps failing
+//! to load is quarantined ([`Error::Quarantined`], [`Hub::quarantined_sessions`]) after
+//! [`HubBuilder::max_load_attempts`] tries, its data kept untouched.
+//!
 //! ## Embedding the hub
 //!
 //! ```
@@ -71,6 +78,7 @@ mod blob;
 mod content;
 mod doc_guard;
 mod error;
+mod guard;
 mod hub;
 mod key;
 mod limits;
@@ -82,7 +90,8 @@ mod storage;
 mod telemetry;
 
 pub use error::{BoxError, Error, Result};
-pub use hub::{Connection, Hub, HubBuilder, DEFAULT_CAPACITY};
+pub use guard::{GuardRequest, UpdateGuard, Verdict};
+pub use hub::{Connection, Hub, HubBuilder, DEFAULT_CAPACITY, DEFAULT_MAX_LOAD_ATTEMPTS};
 pub use key::{DocKey, SessionId, TenantId, DEFAULT_TENANT, MAX_ID_BYTES, RESERVED_PREFIX};
 pub use limits::{Limits, LimitsConfig, DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_MAX_PRESENCE_BYTES};
 pub use merge::Merge;

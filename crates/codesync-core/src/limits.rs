@@ -28,6 +28,10 @@ pub struct Limits {
     pub max_presence_bytes: usize,
     /// How many presence keys one client may hold in a session.
     pub max_presence_keys_per_client: usize,
+    /// Whether every writer of this tenant is trusted (for example, your own backend), so
+    /// its updates skip the hub's [`UpdateGuard`](crate::UpdateGuard). Off by default:
+    /// turn it on only for tenants whose bytes never come from an untrusted peer.
+    pub trusted: bool,
 }
 
 impl Default for Limits {
@@ -36,6 +40,7 @@ impl Default for Limits {
             max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
             max_presence_bytes: DEFAULT_MAX_PRESENCE_BYTES,
             max_presence_keys_per_client: 8,
+            trusted: false,
         }
     }
 }
@@ -44,6 +49,13 @@ impl Limits {
     /// These limits with another document size cap.
     pub fn with_max_document_bytes(mut self, bytes: usize) -> Self {
         self.max_document_bytes = bytes;
+        self
+    }
+
+    /// These limits for a tenant whose writers are all trusted (or not): see
+    /// [`trusted`](Self::trusted).
+    pub fn with_trusted(mut self, trusted: bool) -> Self {
+        self.trusted = trusted;
         self
     }
 

@@ -8,6 +8,10 @@
 //! | `codesync_updates_rejected_total{reason}` | counter | refused updates, by error kind |
 //! | `codesync_merge_seconds` | histogram | time to merge (and store) one update |
 //! | `codesync_persist_seconds` | histogram | time for storage to make one append durable |
+//! | `codesync_guard_seconds` | histogram | time the untrusted-input guard took to check one update |
+//! | `codesync_load_failures_total` | counter | session loads that failed on what storage holds |
+//! | `codesync_sessions_quarantined_total` | counter | sessions quarantined after repeated failed loads |
+//! | `codesync_sessions_quarantined` | gauge | sessions quarantined now |
 
 use std::time::Duration;
 
@@ -46,6 +50,9 @@ pub(crate) fn reason(error: &Error) -> &'static str {
         Error::PresenceKeyTaken { .. } => "presence_key_taken",
         Error::TooManyPresenceKeys { .. } => "too_many_presence_keys",
         Error::ImportPanicked { .. } => "import_panicked",
+        Error::UnsafeUpdate { .. } => "unsafe_update",
+        Error::GuardUnavailable { .. } => "guard_unavailable",
+        Error::Quarantined { .. } => "quarantined",
         Error::PermissionDenied { .. } => "permission_denied",
         Error::CorruptDocument { .. } => "corrupt_document",
         Error::TooManyConnectedSessions { .. } => "too_many_connected_sessions",

@@ -33,6 +33,10 @@ pub struct ConnectionConfig {
     pub max_connection_age: Option<Duration>,
     /// The tenant every room of this endpoint belongs to.
     pub tenant: TenantId,
+    /// Updates one connection may have refused as invalid or unsafe before it is closed:
+    /// a client that keeps sending bytes that do not decode, or that the untrusted-input
+    /// guard refuses, is probing the server rather than editing.
+    pub max_refused_updates: u32,
 }
 
 impl Default for ConnectionConfig {
@@ -48,11 +52,19 @@ impl Default for ConnectionConfig {
             outbound_bytes: 16 * 1024 * 1024,
             max_connection_age: None,
             tenant: TenantId::default_tenant(),
+            max_refused_updates: 5,
         }
     }
 }
 
 impl ConnectionConfig {
+    /// Closes a connection once this many of its updates were refused as invalid or
+    /// unsafe (at least 1).
+    pub fn with_max_refused_updates(mut self, updates: u32) -> Self {
+        self.max_refused_updates = updates.max(1);
+        self
+    }
+
     /// Serves rooms of `tenant` instead of the default tenant.
     pub fn with_tenant(mut self, tenant: TenantId) -> Self {
         self.tenant = tenant;

@@ -253,3 +253,37 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout() {
     assert!(client.served.is_finished(), "closed, releasing its pins");
     assert_eq!(hub.connected_sessions(), 0);
 }
+
+#[tokio::test]
+async fn a_connection_that_keeps_sending_bad_updates_is_closed() {
+    let hub = hub();
+    let config = ConnectionConfig::default().with_max_refused_updates(3);
+    let mut client = joined(&hub, config, "a").await;
+    // A valid update does not count; refused ones do.
+    client.update("a", common::typed(1, "fine"), 1);
+    for id in 2..=3 {
+        client.update("a", b"not a loro update at all".to_vec(), id);
+    }
+    let acks = acks_within(&mut client, Duration::from_millis(200)).await;
+    assert_eq!(
+        acks,
+        vec![
+            AckStatus::Ok,
+            AckStatus::InvalidUpdate,
+            AckStatus::InvalidUpdate
+        ]
+    );
+    assert!(!client.served.is_finished(), "two refusals are tolerated");
+    client.update("a", b"still not an update".to_vec(), 4);
+    let last = acks_within(&mut client, Duration::from_millis(200)).await;
+    assert_eq!(
+        last,
+        vec![AckStatus::InvalidUpdate],
+        "answered, then closed"
+    );
+    tokio::time::timeout(Duration::from_secs(2), &mut client.served)
+        .await
+        .expect("the connection is closed")
+        .expect("cleanly");
+    assert_eq!(hub.connected_sessions(), 0);
+}

@@ -22,11 +22,13 @@ mod app;
 mod cli;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
 use codesync_core::{Hub, Limits, LimitsConfig, OpenPolicy, TenantId};
+use codesync_guard::{GuardConfig, ProcessGuard};
 use codesync_merge_remote::{EngineSync, RemoteConfig, RemoteMerge, Secret, SyncConfig};
 use codesync_store::SqliteStorage;
 use codesync_transport_ws::security::{ClientIp, OriginPolicy, RateLimitConfig, TrustedProxy};
@@ -45,8 +47,15 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 /// is in the gateway's store and replayed by the next start).
 const ENGINE_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // The untrusted-input guard starts this executable again as its worker.
+    codesync_guard::run_worker_if_requested();
+    tokio::runtime::Runtime::new()
+        .context("starting the tokio runtime")?
+        .block_on(serve())
+}
+
+async fn serve() -> anyhow::Result<()> {
     // Logs go to stderr; stdout carries only the banner naming the bound address.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -78,9 +87,14 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("opening the gateway's store at {}", path.display()))?;
     let limits = LimitsConfig::default()
         .with_default(Limits::default().with_max_document_bytes(cli.max_document_bytes));
+    // Client updates are tried in the guard's worker before this gateway merges them, so
+    // the engine, which trusts its gateways, only ever receives updates that passed it.
+    let guard = ProcessGuard::spawn(GuardConfig::default())
+        .context("starting the untrusted-input guard")?;
     let hub = Hub::builder(storage)
         .capacity(cli.capacity)
         .policy(sync.policy(OpenPolicy::new(limits)))
+        .guard(Arc::new(guard))
         .build();
     let sync_task = sync.start(hub.clone())?;
     // Replay marks of a previous run are gone: check every stored session against the

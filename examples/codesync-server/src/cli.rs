@@ -60,4 +60,39 @@ pub(crate) struct Cli {
     /// Content cap of one document, in bytes.
     #[arg(long, env = "CODESYNC_MAX_DOCUMENT_BYTES", default_value_t = codesync_core::DEFAULT_MAX_DOCUMENT_BYTES)]
     pub(crate) max_document_bytes: usize,
+
+    /// Messages one connection may send per second on average (a keystroke is one).
+    #[arg(long, env = "CODESYNC_MESSAGES_PER_SECOND", default_value_t = 20.0)]
+    pub(crate) messages_per_second: f64,
+
+    /// Messages one connection may send in a burst above that average.
+    #[arg(long, env = "CODESYNC_MESSAGE_BURST", default_value_t = 60.0)]
+    pub(crate) message_burst: f64,
+
+    /// Connections one IP address may hold at once.
+    #[arg(long, env = "CODESYNC_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
+    pub(crate) max_connections_per_ip: usize,
+
+    /// Updates one connection may have refused as invalid or unsafe before it is closed.
+    #[arg(long, env = "CODESYNC_MAX_REFUSED_UPDATES", default_value_t = 5)]
+    pub(crate) max_refused_updates: u32,
+
+    /// Try every client update in isolated worker processes before merging it, so no
+    /// bytes a peer sends can crash this server (see docs/untrusted-input.md). Turn off
+    /// only when every client is trusted.
+    #[arg(long, env = "CODESYNC_GUARD", value_enum, default_value_t = Switch::On)]
+    pub(crate) untrusted_input_guard: Switch,
+
+    /// Worker processes of the untrusted-input guard.
+    #[arg(long, env = "CODESYNC_GUARD_WORKERS", default_value_t = 1)]
+    pub(crate) guard_workers: usize,
+}
+
+/// A feature switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Switch {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
 }

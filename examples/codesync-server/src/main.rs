@@ -18,18 +18,31 @@ use clap::Parser;
 use codesync_core::{Hub, Limits, LimitsConfig, OpenPolicy};
 use codesync_store::SqliteStorage;
 use codesync_transport_ws::security::{ClientIp, OriginPolicy, RateLimitConfig, TrustedProxy};
-use codesync_transport_ws::{EndpointConfig, WsEndpoint};
+use codesync_transport_ws::{ConnectionConfig, EndpointConfig, WsEndpoint};
 
-use cli::{Cli, ProxyMode};
+/// Connections the server holds at once, across every IP address.
+const MAX_CONNECTIONS: usize = 10_000;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+use cli::{Cli, ProxyMode, Switch};
+use codesync_guard::{GuardConfig, ProcessGuard};
+
+fn main() -> anyhow::Result<()> {
+    // The untrusted-input guard starts this executable again as its worker: become one
+    // now if that is what this process is for, before anything else starts.
+    codesync_guard::run_worker_if_requested();
+    tokio::runtime::Runtime::new()
+        .context("starting the tokio runtime")?
+        .block_on(serve())
+}
+
+async fn serve() -> anyhow::Result<()> {
     // Logs go to stderr; stdout carries only the banner naming the bound address.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,loro=warn,loro_internal=warn")
+            }),
         )
         .init();
     let cli = Cli::parse();
@@ -42,10 +55,17 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("opening the store at {}", path.display()))?;
     let limits = LimitsConfig::default()
         .with_default(Limits::default().with_max_document_bytes(cli.max_document_bytes));
-    let hub = Hub::builder(storage)
+    let mut hub = Hub::builder(storage)
         .capacity(cli.capacity)
-        .policy(OpenPolicy::new(limits))
-        .build();
+        .policy(OpenPolicy::new(limits));
+    if cli.untrusted_input_guard == Switch::On {
+        let guard = ProcessGuard::spawn(GuardConfig::default().with_workers(cli.guard_workers))
+            .context("starting the untrusted-input guard")?;
+        hub = hub.guard(Arc::new(guard));
+    } else {
+        tracing::warn!("the untrusted-input guard is off: a crafted update can crash this server");
+    }
+    let hub = hub.build();
 
     let endpoint = WsEndpoint::new(hub.clone(), endpoint_config(&cli)?);
     let editor = std::fs::read_to_string(cli.web_dir.join("index.html"))
@@ -102,7 +122,13 @@ fn endpoint_config(cli: &Cli) -> anyhow::Result<EndpointConfig> {
     Ok(EndpointConfig::default()
         .with_origins(origins)
         .with_rate_limit(rate_limit)
-        .with_client_ip(client_ip))
+        .with_client_ip(client_ip)
+        .with_max_connections(MAX_CONNECTIONS, cli.max_connections_per_ip)
+        .with_connection(
+            ConnectionConfig::default()
+                .with_message_rate(cli.messages_per_second, cli.message_burst)
+                .with_max_refused_updates(cli.max_refused_updates),
+        ))
 }
 
 async fn shutdown_signal() {

@@ -1,5 +1,6 @@
 //! The hub: every live session of every tenant, in a bounded LRU backed by Storage.
 
+mod quarantine;
 mod slots;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +11,7 @@ use bytes::Bytes;
 use loro::VersionVector;
 
 use crate::error::{Error, Result};
+use crate::guard::UpdateGuard;
 use crate::key::{DocKey, TenantId};
 use crate::merge::Merge;
 use crate::origin::{ClientId, Origin};
@@ -17,7 +19,11 @@ use crate::policy::{Access, OpenPolicy, SessionPolicy};
 use crate::session::{Applied, Session, SessionConfig};
 use crate::storage::Storage;
 
+use quarantine::Quarantine;
 use slots::{Slot, Slots};
+
+/// How many loads in a row may fail on a session's stored data before it is quarantined.
+pub const DEFAULT_MAX_LOAD_ATTEMPTS: u32 = 3;
 
 /// The default number of live sessions: the seed's 10,000.
 pub const DEFAULT_CAPACITY: usize = 10_000;
@@ -33,9 +39,28 @@ pub struct HubBuilder {
     capacity: usize,
     max_connected: Option<usize>,
     session: SessionConfig,
+    guard: Option<Arc<dyn UpdateGuard>>,
+    max_load_attempts: u32,
 }
 
 impl HubBuilder {
+    /// Tries every update from a client (of a tenant not marked
+    /// [trusted](crate::Limits::trusted)), and every stored document before it loads, with
+    /// `guard` first. Without a guard, panics are still caught in process, but an input
+    /// that aborts the process is not stopped: servers facing untrusted peers should set
+    /// one (the `codesync-guard` crate isolates it in worker processes).
+    pub fn guard(mut self, guard: Arc<dyn UpdateGuard>) -> Self {
+        self.guard = Some(guard);
+        self
+    }
+
+    /// How many loads in a row may fail on a session's stored data before the session is
+    /// quarantined (default [`DEFAULT_MAX_LOAD_ATTEMPTS`], at least 1).
+    pub fn max_load_attempts(mut self, attempts: u32) -> Self {
+        self.max_load_attempts = attempts.max(1);
+        self
+    }
+
     /// How many sessions may have connected clients at once (default: the capacity).
     /// Connected sessions cannot be evicted, so this bounds the memory clients can hold;
     /// a join beyond it is refused with [`Error::TooManyConnectedSessions`].
@@ -77,6 +102,9 @@ impl HubBuilder {
                 capacity: self.capacity,
                 max_connected: self.max_connected.unwrap_or(self.capacity),
                 session: self.session,
+                guard: self.guard,
+                max_load_attempts: self.max_load_attempts,
+                quarantine: Mutex::new(Quarantine::default()),
                 slots: Mutex::new(Slots::default()),
                 next_client: AtomicU64::new(1),
             }),
@@ -91,6 +119,9 @@ struct HubInner {
     capacity: usize,
     max_connected: usize,
     session: SessionConfig,
+    guard: Option<Arc<dyn UpdateGuard>>,
+    max_load_attempts: u32,
+    quarantine: Mutex<Quarantine>,
     slots: Mutex<Slots>,
     next_client: AtomicU64,
 }
@@ -131,6 +162,8 @@ impl Hub {
             capacity: DEFAULT_CAPACITY,
             max_connected: None,
             session: SessionConfig::default(),
+            guard: None,
+            max_load_attempts: DEFAULT_MAX_LOAD_ATTEMPTS,
         }
     }
 
@@ -239,18 +272,32 @@ impl Hub {
         }
     }
 
+    fn quarantine(&self) -> MutexGuard<'_, Quarantine> {
+        // Plain counters: a poisoned lock is still consistent.
+        self.inner
+            .quarantine
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     async fn load(&self, key: &DocKey, slot: &Arc<Slot>) -> Result<Arc<Session>> {
         let inner = &self.inner;
         let outcome = slot
             .cell
             .get_or_init(|| async {
+                if let Some(refusal) = self.quarantine().refusal(key, inner.max_load_attempts) {
+                    return Err(refusal);
+                }
                 let loaded = Session::load(
                     key.clone(),
                     inner.storage.clone(),
                     inner.policy.clone(),
+                    inner.guard.clone(),
                     inner.session.clone(),
                 )
                 .await;
+                self.quarantine()
+                    .record(key, loaded.as_ref().map(|_| ()), inner.max_load_attempts);
                 if loaded.is_ok() {
                     inner.policy.on_loaded(key);
                 }
@@ -304,6 +351,18 @@ impl Hub {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// Every session quarantined after repeated failed loads (see
+    /// [`HubBuilder::max_load_attempts`]).
+    pub fn quarantined_sessions(&self) -> Vec<DocKey> {
+        self.quarantine().quarantined(self.inner.max_load_attempts)
+    }
+
+    /// Lets the hub try loading `key` again, after an operator repaired or replaced its
+    /// stored data. Returns whether it was quarantined.
+    pub fn release_quarantine(&self, key: &DocKey) -> bool {
+        self.quarantine().release(key, self.inner.max_load_attempts)
     }
 
     /// How many sessions are live in memory.

@@ -2,9 +2,10 @@
 
 mod presence;
 mod state;
+mod vet;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,6 +14,7 @@ use tokio::sync::{broadcast, Mutex, MutexGuard};
 
 use crate::doc_guard::Panicked;
 use crate::error::{Error, Result};
+use crate::guard::UpdateGuard;
 use crate::key::DocKey;
 use crate::origin::{ClientId, Origin};
 use crate::policy::SessionPolicy;
@@ -114,11 +116,15 @@ pub struct Session {
     key: DocKey,
     storage: Arc<dyn Storage>,
     policy: Arc<dyn SessionPolicy>,
+    /// Tries peers' updates out of process before they reach the document.
+    guard: Option<Arc<dyn UpdateGuard>>,
     config: SessionConfig,
     /// `None` when the document could not be reloaded after a panic.
     state: Mutex<Option<DocState>>,
     presence: Presence,
-    events: broadcast::Sender<SessionEvent>,
+    /// Made on the first `subscribe`: a channel's slots are allocated up front (about
+    /// 72 KiB at the default capacity), more than a small idle session's whole document.
+    events: OnceLock<broadcast::Sender<SessionEvent>>,
     retired: AtomicBool,
 }
 
@@ -127,18 +133,19 @@ impl Session {
         key: DocKey,
         storage: Arc<dyn Storage>,
         policy: Arc<dyn SessionPolicy>,
+        guard: Option<Arc<dyn UpdateGuard>>,
         config: SessionConfig,
     ) -> Result<Self> {
-        let state = DocState::load(&key, &*storage).await?;
-        let (events, _) = broadcast::channel(config.event_capacity.max(1));
+        let state = DocState::load(&key, &*storage, guard.as_deref()).await?;
         Ok(Self {
             presence: Presence::new(config.presence_timeout),
             key,
             storage,
             policy,
+            guard,
             config,
             state: Mutex::new(Some(state)),
-            events,
+            events: OnceLock::new(),
             retired: AtomicBool::new(false),
         })
     }
@@ -170,7 +177,7 @@ impl Session {
             .map(DocState::take_undurable)
             .unwrap_or_default();
         // The old state's document was leaked by its guard; dropping the rest is safe.
-        *state = match DocState::load(&self.key, &*self.storage).await {
+        *state = match DocState::load(&self.key, &*self.storage, self.guard.as_deref()).await {
             Ok(mut fresh) => {
                 fresh.restore_undurable(&self.key, pending);
                 Some(fresh)
@@ -216,6 +223,17 @@ impl Session {
         let Some(state) = guard.as_mut() else {
             return Err(self.unavailable());
         };
+        if let (Origin::Client(_), Some(checker), false) =
+            (origin, self.guard.as_deref(), limits.trusted)
+        {
+            match vet::vet_update(checker, &self.key, state, update).await {
+                Err(Panicked) => return Err(self.recover(&mut guard).await),
+                Ok(verdict) => verdict?,
+            }
+        }
+        let Some(state) = guard.as_mut() else {
+            return Err(self.unavailable());
+        };
         let imported = match state.import(&self.key, update, limits.max_document_bytes) {
             Err(Panicked) => return Err(self.recover(&mut guard).await),
             Ok(result) => result?,
@@ -234,7 +252,9 @@ impl Session {
             };
             self.policy.on_changed(&self.key, &change);
             // No receivers is not an error: nobody is connected.
-            let _ = self.events.send(SessionEvent::Update(Arc::new(change)));
+            if let Some(events) = self.events.get() {
+                let _ = events.send(SessionEvent::Update(Arc::new(change)));
+            }
         }
         if origin.needs_storing() {
             if let Err(e) = state.flush(&self.key, &*self.storage).await {
@@ -329,7 +349,9 @@ impl Session {
 
     /// Receives every later update and presence change of this session.
     pub fn subscribe(&self) -> broadcast::Receiver<SessionEvent> {
-        self.events.subscribe()
+        self.events
+            .get_or_init(|| broadcast::channel(self.config.event_capacity.max(1)).0)
+            .subscribe()
     }
 
     /// Merges a presence update (cursor, selection, name) from `client` and forwards it,
@@ -375,7 +397,10 @@ impl Session {
     }
 
     fn send_presence(&self, origin: Origin, bytes: Vec<u8>) {
-        let _ = self.events.send(SessionEvent::Presence {
+        let Some(events) = self.events.get() else {
+            return;
+        };
+        let _ = events.send(SessionEvent::Presence {
             origin,
             bytes: Bytes::from(bytes),
         });
@@ -407,6 +432,9 @@ impl Session {
         }
         if still_evicting() {
             self.retired.store(true, Ordering::Release);
+            if let Some(checker) = &self.guard {
+                checker.forget(&self.key);
+            }
             return Ok(true);
         }
         Ok(false)

@@ -8,8 +8,9 @@ use crate::blob::{self, BlobKind};
 use crate::content::{content_size, growth_bound, ContentEstimate};
 use crate::doc_guard::{GuardedDoc, Panicked};
 use crate::error::{Error, Result};
+use crate::guard::{UpdateGuard, Verdict};
 use crate::key::DocKey;
-use crate::storage::Storage;
+use crate::storage::{Storage, StoredDoc};
 
 /// What an import did to the document.
 pub(crate) struct Imported {
@@ -33,6 +34,9 @@ pub(crate) struct DocState {
     /// The new ops of every update merged but not yet stored: re-applied if the document
     /// must be reloaded before they are, so nothing a client already saw is lost.
     undurable: Vec<Bytes>,
+    /// Whether `undurable` is exactly one update encoded from `durable_vv`: then a flush
+    /// stores those bytes as they are instead of encoding the same ops a second time.
+    undurable_is_exact: bool,
 }
 
 fn corrupt(key: &DocKey, detail: String) -> Error {
@@ -55,11 +59,47 @@ fn import_stored(doc: &mut GuardedDoc, key: &DocKey, what: &str, bytes: &[u8]) -
     }
 }
 
+/// Has the guard try a stored document before this process imports it.
+async fn vet_stored(guard: &dyn UpdateGuard, key: &DocKey, stored: &StoredDoc) -> Result<()> {
+    let blobs: Vec<Bytes> = stored
+        .snapshot
+        .iter()
+        .cloned()
+        .chain(stored.updates.iter().map(|u| u.bytes.clone()))
+        .collect();
+    match guard.check_stored(key, &blobs).await {
+        Verdict::Safe => Ok(()),
+        Verdict::Unavailable(detail) => Err(Error::GuardUnavailable {
+            key: key.clone(),
+            detail,
+        }),
+        Verdict::MissingDependencies => Err(corrupt(
+            key,
+            "it depends on changes that are not stored".to_owned(),
+        )),
+        Verdict::Invalid(detail) | Verdict::Unsafe(detail) => Err(corrupt(key, detail)),
+        Verdict::NeedBase => Err(corrupt(
+            key,
+            "the guard asked for a base while checking stored data".to_owned(),
+        )),
+    }
+}
+
 impl DocState {
     /// Loads a document from storage. Anything short of a complete, readable document is
     /// an error: a blank document is returned only when storage has none.
-    pub(crate) async fn load(key: &DocKey, storage: &dyn Storage) -> Result<Self> {
+    ///
+    /// With a guard, what storage holds is tried there first: a stored document that would
+    /// crash this process is refused before it is imported here.
+    pub(crate) async fn load(
+        key: &DocKey,
+        storage: &dyn Storage,
+        guard: Option<&dyn UpdateGuard>,
+    ) -> Result<Self> {
         let stored = storage.load(key).await?;
+        if let (Some(guard), Some(stored)) = (guard, &stored) {
+            vet_stored(guard, key, stored).await?;
+        }
         let mut doc = GuardedDoc::new(LoroDoc::new());
         let mut last_seq = 0;
         // The stored tail counts toward the next compaction, so a session that is evicted
@@ -97,6 +137,7 @@ impl DocState {
             updates_since_compaction: tail_updates,
             bytes_since_compaction: tail_bytes,
             undurable: Vec::new(),
+            undurable_is_exact: false,
         })
     }
 
@@ -195,6 +236,7 @@ impl DocState {
             });
         Ok(new_ops.map(|bytes| {
             let bytes = Bytes::from(bytes);
+            self.undurable_is_exact = self.undurable.is_empty() && before_vv == self.durable_vv;
             self.undurable.push(bytes.clone());
             Imported {
                 new_ops: Some(bytes),
@@ -235,6 +277,7 @@ impl DocState {
             match self.doc.run(|d| d.import(&bytes)) {
                 Ok(Ok(_)) => {
                     self.content.grow(bytes.len());
+                    self.undurable_is_exact = false;
                     self.undurable.push(bytes);
                 }
                 Ok(Err(e)) => {
@@ -255,17 +298,21 @@ impl DocState {
         if vv == self.durable_vv {
             return Ok(());
         }
-        let bytes = self
-            .doc
-            .run(|d| d.export(ExportMode::updates(&self.durable_vv)))
-            .map_err(poisoned)?
-            .map_err(|e| Error::InvalidUpdate {
-                key: key.clone(),
-                reason: format!("encoding pending ops failed: {e}"),
-            })?;
+        let bytes = match self.undurable.as_slice() {
+            [only] if self.undurable_is_exact => only.clone(),
+            _ => self
+                .doc
+                .run(|d| d.export(ExportMode::updates(&self.durable_vv)))
+                .map_err(poisoned)?
+                .map(Bytes::from)
+                .map_err(|e| Error::InvalidUpdate {
+                    key: key.clone(),
+                    reason: format!("encoding pending ops failed: {e}"),
+                })?,
+        };
         let len = bytes.len();
         let started = std::time::Instant::now();
-        self.last_seq = storage.append(key, Bytes::from(bytes)).await?;
+        self.last_seq = storage.append(key, bytes).await?;
         crate::telemetry::record_persist(started.elapsed());
         self.durable_vv = vv;
         self.undurable.clear();

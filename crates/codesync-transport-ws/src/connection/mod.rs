@@ -95,6 +95,11 @@ where
                 Some(Ok(frame)) => {
                     idle.as_mut().reset(tokio::time::Instant::now() + config.idle_timeout);
                     state.handle(frame).await;
+                    if state.rooms.refused_too_often() {
+                        tracing::warn!(limit = config.max_refused_updates, "closing a connection that keeps sending invalid or unsafe updates");
+                        metrics::counter!("codesync_connections_closed_for_bad_input_total").increment(1);
+                        break;
+                    }
                 }
             },
             () = &mut join_deadline, if !state.rooms.ever_joined() => {

@@ -41,6 +41,8 @@ pub(super) struct Rooms {
     closed: ClosedRooms,
     joined: HashMap<(Magic, String), Room>,
     ever_joined: bool,
+    /// Updates refused as invalid or unsafe so far.
+    refused_updates: u32,
 }
 
 impl Rooms {
@@ -57,6 +59,7 @@ impl Rooms {
             closed,
             joined: HashMap::new(),
             ever_joined: false,
+            refused_updates: 0,
         }
     }
 
@@ -344,6 +347,9 @@ impl Rooms {
                 Ok(false) => status = AckStatus::Unknown,
                 Err(e) => {
                     tracing::debug!(%room, error = %e, "update refused");
+                    if status::is_bad_input(&e) {
+                        self.refused_updates += 1;
+                    }
                     status = status::ack_status(&e);
                     rejoin = status::needs_rejoin(&e);
                     break;
@@ -366,6 +372,11 @@ impl Rooms {
                 })
                 .await;
         }
+    }
+
+    /// Whether this connection sent too many invalid or unsafe updates to keep it.
+    pub(super) fn refused_too_often(&self) -> bool {
+        self.refused_updates >= self.config.max_refused_updates
     }
 
     pub(super) fn leave(&mut self, magic: Magic, room: &str) {

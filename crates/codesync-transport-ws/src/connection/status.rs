@@ -9,6 +9,7 @@ pub(super) fn ack_status(error: &Error) -> AckStatus {
     match error {
         Error::InvalidUpdate { .. }
         | Error::ImportPanicked { .. }
+        | Error::UnsafeUpdate { .. }
         | Error::InvalidPresence { .. }
         | Error::MissingDependencies { .. }
         | Error::CorruptDocument { .. } => AckStatus::InvalidUpdate,
@@ -28,5 +29,14 @@ pub(super) fn needs_rejoin(error: &Error) -> bool {
     matches!(
         error,
         Error::MissingDependencies { .. } | Error::Evicted { .. }
+    )
+}
+
+/// Whether the refusal was caused by the bytes themselves being bad (as opposed to a limit,
+/// a permission, or a state the client can fix by resyncing).
+pub(super) fn is_bad_input(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::InvalidUpdate { .. } | Error::ImportPanicked { .. } | Error::UnsafeUpdate { .. }
     )
 }
