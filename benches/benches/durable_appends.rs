@@ -1,33 +1,45 @@
 //! Run with: `CODESYNC_TRACES_DIR=../shared/data/editing-traces cargo bench -p codesync-benches --bench durable_appends`
 //!
-//! Durable appends per second to the SQLite store with group commit, against the same
-//! store committing (and flushing) once per update, measured alternately in the same run.
-//! Payloads are per-keystroke Loro updates of a real editing trace when available.
+//! Durable appends to the SQLite store (a file in a tempdir, `synchronous = FULL`) from
+//! `WRITERS` concurrent sessions, with group commit (the default) against the same store
+//! committing and flushing once per update (`SqliteConfig::max_batch(1)`), in the same run.
+//! One criterion iteration is one durable append: the time per iteration is the inverse of
+//! durable updates per second. Payloads are per-keystroke Loro updates of a real trace when
+//! available.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use codesync_core::{DocKey, Storage};
 use codesync_store::{SqliteConfig, SqliteStorage};
+use criterion::{
+    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
+};
 
+/// Sessions appending at once, each waiting for its previous append to be durable (as a
+/// session does) before the next.
 const WRITERS: usize = 32;
-const APPENDS_PER_WRITER: usize = 100;
-const ROUNDS: usize = 3;
+/// Distinct payloads, cycled.
+const PAYLOADS: usize = 4000;
 
-/// One round: `WRITERS` sessions append concurrently; returns (appends/s, commits).
-async fn round(max_batch: usize, updates: &Arc<Vec<Vec<u8>>>) -> (f64, u64) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = SqliteConfig::new(dir.path().join("bench.sqlite3")).max_batch(max_batch);
-    let storage = Arc::new(SqliteStorage::with_config(config).expect("open"));
+/// `appends` durable appends spread over `WRITERS` concurrent sessions; the time they took.
+async fn appends(
+    storage: &Arc<SqliteStorage>,
+    updates: &Arc<Vec<Vec<u8>>>,
+    appends: u64,
+) -> Duration {
     let started = Instant::now();
+    let per_writer = appends as usize / WRITERS;
+    let extra = appends as usize % WRITERS;
     let tasks: Vec<_> = (0..WRITERS)
         .map(|w| {
             let storage = storage.clone();
             let updates = updates.clone();
+            let count = per_writer + usize::from(w < extra);
             tokio::spawn(async move {
-                let key = DocKey::parse("bench", &format!("doc{w}")).expect("key");
-                for i in 0..APPENDS_PER_WRITER {
-                    let update = &updates[(w * APPENDS_PER_WRITER + i) % updates.len()];
+                let key = DocKey::parse("bench", &format!("doc{w}")).expect("a key");
+                for i in 0..count {
+                    let update = &updates[(w * 7919 + i) % updates.len()];
                     storage
                         .append(&key, bytes::Bytes::copy_from_slice(update))
                         .await
@@ -36,47 +48,53 @@ async fn round(max_batch: usize, updates: &Arc<Vec<Vec<u8>>>) -> (f64, u64) {
             })
         })
         .collect();
-    for t in tasks {
-        t.await.expect("writer");
+    for task in tasks {
+        task.await.expect("writer");
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    let total = (WRITERS * APPENDS_PER_WRITER) as f64;
-    (total / elapsed, storage.stats().commits)
+    started.elapsed()
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-fn main() {
-    let (updates, source) = codesync_benches::keystroke_updates("automerge-paper", 4000);
-    let updates = Arc::new(updates);
-    let rt = tokio::runtime::Builder::new_multi_thread()
+fn durable_appends(c: &mut Criterion) {
+    let keystrokes = codesync_benches::keystrokes("automerge-paper", PAYLOADS);
+    codesync_benches::announce(
+        "appends",
+        &format!(
+            "{WRITERS} concurrent sessions appending to SQLite (WAL, synchronous=FULL) in a \
+             tempdir; payload: {}",
+            keystrokes.source
+        ),
+        keystrokes.from_trace,
+    );
+    let updates = Arc::new(keystrokes.updates);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .expect("runtime");
-    let (mut grouped, mut single) = (vec![], vec![]);
-    let (mut grouped_commits, mut single_commits) = (0, 0);
-    for _ in 0..ROUNDS {
-        let (rate, commits) = rt.block_on(round(1024, &updates));
-        grouped.push(rate);
-        grouped_commits = commits;
-        let (rate, commits) = rt.block_on(round(1, &updates));
-        single.push(rate);
-        single_commits = commits;
-    }
-    let (g, s) = (median(grouped), median(single));
-    println!("durable appends, {WRITERS} concurrent sessions x {APPENDS_PER_WRITER} updates, payload: {source}");
-    println!("  group commit:           {g:>10.0} appends/s ({grouped_commits} commits in the last round)");
-    println!("  one flush per update:   {s:>10.0} appends/s ({single_commits} commits in the last round)");
-    println!(
-        "  ratio (group / single): {:>10.1}x  (median of {ROUNDS} alternating rounds)",
-        g / s
-    );
-    if codesync_benches::traces_dir().is_some() {
-        println!(
-            "  traces: josephg/editing-traces, CC BY 4.0 (Joseph Gentle and the trace authors)"
+        .expect("a tokio runtime");
+    let mut group = c.benchmark_group("appends");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .throughput(Throughput::Elements(1));
+    let case = format!("{WRITERS}_sessions");
+    for (name, max_batch) in [("group_commit", 1024), ("baseline_one_flush_per_update", 1)] {
+        let dir = tempfile::tempdir().expect("a tempdir");
+        let config = SqliteConfig::new(dir.path().join("bench.sqlite3")).max_batch(max_batch);
+        let storage = Arc::new(SqliteStorage::with_config(config).expect("open SQLite"));
+        group.bench_function(BenchmarkId::new(name, &case), |b| {
+            b.iter_custom(|iters| runtime.block_on(appends(&storage, &updates, iters)));
+        });
+        let stats = storage.stats();
+        eprintln!(
+            "workload: appends/{name}: {} writes in {} commits ({:.1} writes per flush)",
+            stats.writes,
+            stats.commits,
+            stats.writes as f64 / stats.commits.max(1) as f64
         );
     }
+    group.finish();
 }
+
+criterion_group!(benches, durable_appends);
+criterion_main!(benches);

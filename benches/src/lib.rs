@@ -1,5 +1,15 @@
-//! Shared pieces of codesync's benchmarks: reading the editing traces and turning them into
-//! Loro updates.
+//! Shared pieces of codesync's benchmarks, each of which reports a ratio against a
+//! baseline measured in the same run (machines here are noisy 2-core VMs; bare absolute
+//! times would mislead).
+//!
+//! | module | what |
+//! |---|---|
+//! | [`traces`] | reading the editing traces, per-keystroke Loro updates |
+//! | [`ingest`] | server ingest of one update vs raw `LoroDoc::import` |
+//! | [`frames`] | the protocol messages the codec benchmark uses |
+//! | [`stored`] | stored sessions (snapshot, tail) for the cold-load benchmark |
+//! | [`memory`] | resident memory per live session, one process per measurement |
+//! | [`report`] | criterion's estimates as a markdown table of ratios |
 //!
 //! The traces (`josephg/editing-traces`, CC BY 4.0: Joseph Gentle and the trace authors)
 //! live outside the repository; point `CODESYNC_TRACES_DIR` at the directory holding
@@ -8,126 +18,25 @@
 
 #![forbid(unsafe_code)]
 
-use std::path::{Path, PathBuf};
+mod error;
+pub mod frames;
+pub mod ingest;
+pub mod memory;
+pub mod report;
+pub mod stored;
+pub mod traces;
 
-use loro::{ExportMode, LoroDoc, VersionVector};
-use serde::Deserialize;
+pub use error::{BenchError, Result};
+pub use traces::{
+    keystroke_updates, keystrokes, traces_dir, Keystrokes, Patch, SequentialTrace, TraceError,
+    TRACES_ENV, TRACE_CREDIT,
+};
 
-/// The environment variable naming the traces directory.
-pub const TRACES_ENV: &str = "CODESYNC_TRACES_DIR";
-
-/// Why a trace could not be read.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TraceError {
-    /// The file could not be opened or decompressed.
-    #[error("reading {path}: {source}")]
-    Io {
-        /// The trace file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The file is not a trace in the sequential format.
-    #[error("parsing {path}: {source}")]
-    Parse {
-        /// The trace file.
-        path: PathBuf,
-        /// The JSON error.
-        source: serde_json::Error,
-    },
-}
-
-/// One edit: at `pos` (in characters), delete `delete` characters, then insert `insert`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Patch(pub usize, pub usize, pub String);
-
-#[derive(Debug, Deserialize)]
-struct Txn {
-    patches: Vec<Patch>,
-}
-
-/// A sequential editing trace.
-#[derive(Debug, Deserialize)]
-pub struct SequentialTrace {
-    /// The text before the first edit.
-    #[serde(rename = "startContent")]
-    pub start_content: String,
-    /// The text after the last edit: replaying every patch must give exactly this.
-    #[serde(rename = "endContent")]
-    pub end_content: String,
-    txns: Vec<Txn>,
-}
-
-impl SequentialTrace {
-    /// Reads a `.json.gz` sequential trace.
-    pub fn read(path: &Path) -> Result<Self, TraceError> {
-        let file = std::fs::File::open(path).map_err(|source| TraceError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(file));
-        serde_json::from_reader(reader).map_err(|source| TraceError::Parse {
-            path: path.to_owned(),
-            source,
-        })
-    }
-
-    /// Every patch, in order.
-    pub fn patches(&self) -> impl Iterator<Item = &Patch> {
-        self.txns.iter().flat_map(|t| t.patches.iter())
-    }
-}
-
-/// The traces directory from `CODESYNC_TRACES_DIR`, if set.
-pub fn traces_dir() -> Option<PathBuf> {
-    std::env::var_os(TRACES_ENV).map(PathBuf::from)
-}
-
-/// Per-keystroke Loro updates: the first `limit` patches of the `sequential/<name>` trace
-/// when the traces are available, otherwise synthetic typing of a Rust file. Returns the
-/// updates and a description of their source, for the report.
-pub fn keystroke_updates(name: &str, limit: usize) -> (Vec<Vec<u8>>, String) {
-    let doc = LoroDoc::new();
-    // Peer ids are irrelevant to storage benchmarks; fix one so runs are comparable.
-    let _ = doc.set_peer_id(1);
-    let text = doc.get_text("content");
-    let mut sent = VersionVector::default();
-    let mut updates = Vec::with_capacity(limit);
-    let mut emit = |doc: &LoroDoc| {
-        if let Ok(update) = doc.export(ExportMode::updates(&sent)) {
-            updates.push(update);
-        }
-        sent = doc.oplog_vv();
-    };
-    let trace = traces_dir().map(|dir| dir.join("sequential").join(format!("{name}.json.gz")));
-    match trace.as_deref().map(SequentialTrace::read) {
-        Some(Ok(trace)) => {
-            for Patch(pos, delete, insert) in trace.patches().take(limit) {
-                if *delete > 0 {
-                    let _ = text.delete(*pos, *delete);
-                }
-                if !insert.is_empty() {
-                    let _ = text.insert(*pos, insert);
-                }
-                emit(&doc);
-            }
-            let source = format!("the first {} edits of the {name} trace", updates.len());
-            (updates, source)
-        }
-        other => {
-            if let Some(Err(e)) = other {
-                eprintln!("could not read the trace ({e}); using synthetic typing");
-            }
-            let line = "    let total: u64 = items.iter().map(|i| i.price).sum();\n";
-            for ch in line.chars().cycle().take(limit) {
-                let _ = text.insert(text.len_unicode(), &ch.to_string());
-                emit(&doc);
-            }
-            (
-                updates,
-                format!("{limit} synthetic keystrokes (set {TRACES_ENV} for real traces)"),
-            )
-        }
+/// Prints where a benchmark's payload came from on stderr, as `workload: …` (the line
+/// `benches/micro.sh` collects under its table), with the traces' credit when they were used.
+pub fn announce(bench: &str, source: &str, from_trace: bool) {
+    eprintln!("workload: {bench}: {source}");
+    if from_trace {
+        eprintln!("traces: {TRACE_CREDIT}");
     }
 }
