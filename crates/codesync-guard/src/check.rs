@@ -77,18 +77,16 @@ impl Mirrors {
                 return Outcome::NeedBase;
             }
         }
-        let imported = catch_unwind(AssertUnwindSafe(|| doc.import(update)));
-        match imported {
-            Err(_) => {
-                std::mem::forget(doc);
-                return Outcome::Unsafe("importing it made the CRDT library panic".to_owned());
+        let doc = match try_import(doc, update) {
+            Ok(doc) => doc,
+            Err(ImportFailure::Panicked) => {
+                return Outcome::Unsafe("importing it made the CRDT library panic".to_owned())
             }
-            // The copy may hold part of the refused bytes: drop it, the next request
-            // brings a fresh base.
-            Ok(Err(e)) => return Outcome::Invalid(e.to_string()),
-            Ok(Ok(status)) if status.pending.is_some() => return Outcome::MissingDependencies,
-            Ok(Ok(_)) => {}
-        }
+            // The copy may hold part of the refused bytes: it is dropped, and the next
+            // request brings a fresh base.
+            Err(ImportFailure::Rejected(e)) => return Outcome::Invalid(e.to_string()),
+            Err(ImportFailure::Pending) => return Outcome::MissingDependencies,
+        };
         match round_trip(&doc) {
             Ok(_fresh) => {
                 // Keep the document that imported the update, not the one reloaded from the
@@ -117,21 +115,46 @@ impl Mirrors {
     }
 }
 
+/// Why an import did not go through.
+enum ImportFailure {
+    /// Loro panicked; the document was leaked.
+    Panicked,
+    /// Loro refused the bytes.
+    Rejected(loro::LoroError),
+    /// The bytes depend on changes the document lacks.
+    Pending,
+}
+
+/// Imports `bytes` into `doc`, taking it: a document Loro panicked on is leaked, never
+/// dropped (a document whose lock was poisoned by a panic can panic again in `Drop`).
+fn try_import(doc: LoroDoc, bytes: &[u8]) -> Result<LoroDoc, ImportFailure> {
+    match catch_unwind(AssertUnwindSafe(|| doc.import(bytes))) {
+        Err(_) => {
+            std::mem::forget(doc);
+            Err(ImportFailure::Panicked)
+        }
+        Ok(Err(e)) => Err(ImportFailure::Rejected(e)),
+        Ok(Ok(status)) if status.pending.is_some() => Err(ImportFailure::Pending),
+        Ok(Ok(_)) => Ok(doc),
+    }
+}
+
 /// Imports `blobs` in order into a fresh document, then proves it round-trips.
 fn load(blobs: &[&[u8]]) -> Result<LoroDoc, Outcome> {
-    let doc = LoroDoc::new();
+    let mut doc = LoroDoc::new();
     for (index, blob) in blobs.iter().enumerate() {
-        match catch_unwind(AssertUnwindSafe(|| doc.import(blob))) {
-            Err(_) => {
-                std::mem::forget(doc);
+        doc = match try_import(doc, blob) {
+            Ok(doc) => doc,
+            Err(ImportFailure::Panicked) => {
                 return Err(Outcome::Unsafe(format!(
                     "importing blob #{index} made the CRDT library panic"
-                )));
+                )))
             }
-            Ok(Err(e)) => return Err(Outcome::Invalid(format!("blob #{index}: {e}"))),
-            Ok(Ok(status)) if status.pending.is_some() => return Err(Outcome::MissingDependencies),
-            Ok(Ok(_)) => {}
-        }
+            Err(ImportFailure::Rejected(e)) => {
+                return Err(Outcome::Invalid(format!("blob #{index}: {e}")))
+            }
+            Err(ImportFailure::Pending) => return Err(Outcome::MissingDependencies),
+        };
     }
     let fresh = round_trip(&doc);
     if fresh.is_err() {

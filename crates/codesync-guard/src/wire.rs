@@ -42,13 +42,12 @@ impl Request {
         }
     }
 
-    /// The same request under another id (resent to a restarted worker).
-    pub(crate) fn with_id(mut self, new_id: u64) -> Self {
-        match &mut self {
+    /// Gives the request a new id (when it is sent again to a restarted worker).
+    pub(crate) fn set_id(&mut self, new_id: u64) {
+        match self {
             Request::Update { id, .. } | Request::Stored { id, .. } => *id = new_id,
             Request::Forget { .. } => {}
         }
-        self
     }
 }
 

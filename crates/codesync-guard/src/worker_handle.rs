@@ -214,7 +214,7 @@ async fn serve(
         // of a busy worker's backlog would look like a stuck check).
         if let Some(front) = pending.front_mut().filter(|p| !p.delivered) {
             *next_id += 1;
-            front.request = front.request.clone().with_id(*next_id);
+            front.request.set_id(*next_id);
             if let Err(death) = write(config, &mut stdin, &front.request).await {
                 return Some(death);
             }

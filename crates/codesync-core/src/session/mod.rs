@@ -231,9 +231,6 @@ impl Session {
                 Ok(verdict) => verdict?,
             }
         }
-        let Some(state) = guard.as_mut() else {
-            return Err(self.unavailable());
-        };
         let imported = match state.import(&self.key, update, limits.max_document_bytes) {
             Err(Panicked) => return Err(self.recover(&mut guard).await),
             Ok(result) => result?,
