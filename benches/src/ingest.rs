@@ -119,8 +119,9 @@ impl Joined {
     pub async fn join(hub: &Hub, base: Option<&[u8]>) -> Result<Self> {
         let key = DocKey::parse(DEFAULT_TENANT, ROOM)?;
         if let Some(snapshot) = base {
-            hub.storage()
-                .compact(&key, Bytes::copy_from_slice(snapshot), 0)
+            let _ = hub
+                .storage()
+                .compact(&key, crate::stored::first_snapshot(snapshot))
                 .await?;
         }
         let connection = hub.join(&key, b"bench-token").await?;

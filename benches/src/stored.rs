@@ -45,9 +45,7 @@ impl StoredShape {
     /// Stores this shape under `key`, replacing whatever was there.
     pub async fn store(&self, storage: &dyn Storage, key: &DocKey) -> Result<()> {
         storage.delete(key).await?;
-        storage
-            .compact(key, Bytes::copy_from_slice(&self.snapshot), 0)
-            .await?;
+        let _ = storage.compact(key, first_snapshot(&self.snapshot)).await?;
         for update in &self.tail {
             storage.append(key, Bytes::copy_from_slice(update)).await?;
         }
@@ -130,4 +128,13 @@ fn timed_import(shape: &StoredShape, read: bool) -> Result<Duration> {
     let elapsed = started.elapsed();
     drop(doc);
     Ok(elapsed)
+}
+
+/// A compaction that gives a document with no snapshot yet its first one.
+pub fn first_snapshot(snapshot: &[u8]) -> codesync_core::Compaction {
+    codesync_core::Compaction {
+        snapshot: Bytes::copy_from_slice(snapshot),
+        folded: Vec::new(),
+        generation: 0,
+    }
 }

@@ -4,7 +4,6 @@
 use std::hint::black_box;
 use std::path::Path;
 
-use bytes::Bytes;
 use codesync_core::{
     DocKey, Hub, MemoryStorage, SessionConfig, SessionEvent, Storage, DEFAULT_CAPACITY,
 };
@@ -116,8 +115,8 @@ fn key(i: usize) -> Result<DocKey> {
 async fn small_hub(count: usize, snapshots: &[Vec<u8>]) -> Result<(u64, u64)> {
     let storage = MemoryStorage::new();
     for i in 0..count {
-        let snapshot = Bytes::copy_from_slice(&snapshots[i % snapshots.len()]);
-        storage.compact(&key(i)?, snapshot, 0).await?;
+        let snapshot = crate::stored::first_snapshot(&snapshots[i % snapshots.len()]);
+        let _ = storage.compact(&key(i)?, snapshot).await?;
     }
     let hub = Hub::builder(storage)
         .capacity(count.max(DEFAULT_CAPACITY))

@@ -29,10 +29,9 @@ impl Storage for DiscardStorage {
     async fn compact(
         &self,
         _key: &DocKey,
-        _snapshot: Bytes,
-        _through: u64,
-    ) -> codesync_core::Result<()> {
-        Ok(())
+        _compaction: codesync_core::Compaction,
+    ) -> codesync_core::Result<codesync_core::Compacted> {
+        Ok(codesync_core::Compacted::Done)
     }
 
     async fn delete(&self, _key: &DocKey) -> codesync_core::Result<()> {

@@ -10,9 +10,11 @@
 //! | **Merge**: where updates are merged | [`Merge`] | [`Hub`] (in-process) |
 //! | **Storage**: load, append, compact, delete, list | [`Storage`] | [`MemoryStorage`] |
 //!
-//! A fourth, optional seam, [`UpdateGuard`], tries untrusted updates (and stored documents
-//! before they load) somewhere a crash cannot reach the server; `codesync-guard` implements
-//! it with worker processes. Without one, Loro panics are still caught per session, but an
+//! Two optional seams complete them. [`ClusterBus`] shares sessions between nodes through
+//! a pub/sub bus and one shared store (`codesync-cluster` implements it over Redis and
+//! NATS; see the [`ClusterBus`] contract for the delivery guarantees). [`UpdateGuard`]
+//! tries untrusted updates (and stored documents before they load) somewhere a crash
+//! cannot reach the server; `codesync-guard` implements it with worker processes. Without one, Loro panics are still caught per session, but an
 //! input that aborts the process is not stopped. A session whose stored data keeps failing
 //! to load is quarantined ([`Error::Quarantined`], [`Hub::quarantined_sessions`]) after
 //! [`HubBuilder::max_load_attempts`] tries, its data kept untouched.
@@ -75,6 +77,7 @@
 #![forbid(unsafe_code)]
 
 mod blob;
+mod cluster;
 mod content;
 mod doc_guard;
 mod error;
@@ -89,6 +92,7 @@ mod session;
 mod storage;
 mod telemetry;
 
+pub use cluster::{ClusterBus, ClusterInbox, NodeMessage};
 pub use error::{BoxError, Error, Result};
 pub use guard::{GuardRequest, UpdateGuard, Verdict};
 pub use hub::{Connection, Hub, HubBuilder, DEFAULT_CAPACITY, DEFAULT_MAX_LOAD_ATTEMPTS};
@@ -98,7 +102,9 @@ pub use merge::Merge;
 pub use origin::{ClientId, NodeId, Origin};
 pub use policy::{Access, OpenPolicy, SessionPolicy};
 pub use session::{Applied, Change, Session, SessionConfig, SessionEvent};
-pub use storage::{MemoryStorage, Storage, StorageExt, StoredDoc, StoredUpdate};
+pub use storage::{
+    Compacted, Compaction, MemoryStorage, Storage, StorageExt, StoredDoc, StoredUpdate,
+};
 
 /// The Loro version this crate is built against, re-exported so embedders use the same one.
 pub use loro;

@@ -23,6 +23,7 @@ pub struct NodeId(pub u64);
 /// | `Client(c)` | yes | every local client but `c` |
 /// | `Replay` | yes | every local client |
 /// | `Node(n)` | no: node `n` already stored it in the shared store | every local client |
+/// | `Storage` | no: read back from the shared store | every local client |
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[non_exhaustive]
 pub enum Origin {
@@ -32,12 +33,14 @@ pub enum Origin {
     Replay,
     /// Received from another node, which has already made it durable.
     Node(NodeId),
+    /// Read back from the shared store, where other nodes put it (a catch-up).
+    Storage,
 }
 
 impl Origin {
     /// Whether this session must make the update durable itself.
     pub fn needs_storing(self) -> bool {
-        !matches!(self, Origin::Node(_))
+        !matches!(self, Origin::Node(_) | Origin::Storage)
     }
 
     /// Whether the update must not be sent to `client` (it is the update's source).

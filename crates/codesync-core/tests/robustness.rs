@@ -10,8 +10,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use codesync_core::{
-    ClientId, DocKey, Error, Hub, MemoryStorage, NodeId, Origin, Result, SessionConfig,
-    SessionEvent, SessionId, Storage, StoredDoc, TenantId,
+    ClientId, Compacted, Compaction, DocKey, Error, Hub, MemoryStorage, NodeId, Origin, Result,
+    SessionConfig, SessionEvent, SessionId, Storage, StoredDoc, TenantId,
 };
 use common::{evictions_settled, key, text_and_version, text_update, InstrumentedStorage};
 use loro::awareness::EphemeralStore;
@@ -39,8 +39,8 @@ impl Storage for ModalStorage {
             _ => self.inner.append(k, u).await,
         }
     }
-    async fn compact(&self, k: &DocKey, s: Bytes, t: u64) -> Result<()> {
-        self.inner.compact(k, s, t).await
+    async fn compact(&self, k: &DocKey, c: Compaction) -> Result<Compacted> {
+        self.inner.compact(k, c).await
     }
     async fn delete(&self, k: &DocKey) -> Result<()> {
         self.inner.delete(k).await

@@ -11,8 +11,8 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use codesync_core::{
-    Applied, DocKey, Hub, Limits, LimitsConfig, OpenPolicy, SessionConfig, SessionId, Storage,
-    StoredDoc, TenantId,
+    Applied, Compacted, Compaction, DocKey, Hub, Limits, LimitsConfig, OpenPolicy, SessionConfig,
+    SessionId, Storage, StoredDoc, TenantId,
 };
 
 use crate::error::{Error, Result};
@@ -78,10 +78,11 @@ impl Storage for Discard {
     async fn compact(
         &self,
         _key: &DocKey,
-        _snapshot: Bytes,
-        _through: u64,
-    ) -> codesync_core::Result<()> {
-        Ok(())
+        _compaction: Compaction,
+    ) -> codesync_core::Result<Compacted> {
+        // Never called (compaction is off above); were it, there is nothing to replace, and
+        // no other node shares this storage to have compacted first.
+        Ok(Compacted::Done)
     }
 
     async fn delete(&self, _key: &DocKey) -> codesync_core::Result<()> {

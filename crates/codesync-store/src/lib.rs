@@ -35,8 +35,13 @@
 //!
 //! The session that owns a document decides when to compact (it holds the `LoroDoc` that
 //! makes the snapshot): after `SessionConfig::with_compaction(updates, bytes)` appends or
-//! bytes, it proves the snapshot reloads, then calls [`Storage::compact`], which stores the
-//! snapshot and drops the covered updates in one transaction.
+//! bytes, it proves the snapshot reloads, then calls [`Storage::compact`] with a
+//! [`Compaction`]: the snapshot, the sequence numbers of exactly the updates folded into it,
+//! and the generation of the stored document it was built from. In one transaction the
+//! backend checks that the generation is unchanged, stores the snapshot, bumps the
+//! generation and drops exactly those updates; if another node compacted first it changes
+//! nothing and answers [`Compacted::Superseded`]. Updates are never dropped "up to a
+//! number": with several nodes appending, a lower number can commit after a higher one.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
@@ -68,7 +73,7 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-pub use codesync_core::{MemoryStorage, Storage, StoredDoc, StoredUpdate};
+pub use codesync_core::{Compacted, Compaction, MemoryStorage, Storage, StoredDoc, StoredUpdate};
 pub use error::{Result, StoreError};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresConfig, PostgresStorage};

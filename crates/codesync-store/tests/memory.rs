@@ -8,3 +8,11 @@ use codesync_core::{MemoryStorage, Storage};
 codesync_store::conformance_tests!(async {
     Some(Arc::new(MemoryStorage::new()) as Arc<dyn Storage>)
 });
+
+#[tokio::test]
+async fn superseded_compaction_never_creates_a_document() {
+    codesync_store::conformance::superseded_compaction_never_creates_a_document(
+        &MemoryStorage::new(),
+    )
+    .await;
+}

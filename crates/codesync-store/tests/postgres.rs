@@ -5,7 +5,8 @@
 //! so on stderr, except under `CI=true`, where they fail: CI must not pass by skipping.
 //! With it set, an unreachable server fails the tests.
 
-use std::io::Write as _;
+mod pg_support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,33 +14,10 @@ use bytes::Bytes;
 use codesync_core::{DocKey, SessionId, Storage};
 use codesync_store::conformance::{self, unique_tenant};
 use codesync_store::{PostgresConfig, PostgresStorage, StoreError};
-use tokio_postgres::NoTls;
+use pg_support::{raw_client, server_url, URL_VAR};
 
-const URL_VAR: &str = "CODESYNC_TEST_POSTGRES_URL";
 /// Shared by every run: the suite works in unique tenants, so runs do not collide.
 const SCHEMA: &str = "codesync_conformance";
-
-/// The server to test against, or `None` to skip (outside CI).
-fn server_url() -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{URL_VAR} is not set but CI=true: the PostgreSQL tests must run in CI; \
-                 set it to a connection string such as \
-                 'host=127.0.0.1 port=5432 user=postgres dbname=test'"
-            );
-            // Straight to stderr: the harness swallows eprintln! of passing tests, and a
-            // skip must be visible.
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED: {URL_VAR} is not set; PostgreSQL backend tests did not run"
-            );
-            None
-        }
-    }
-}
 
 /// Adds `key=value` to a connection string in either syntax.
 fn with_param(url: &str, key: &str, value: &str) -> String {
@@ -60,15 +38,6 @@ async fn connect(url: String) -> PostgresStorage {
 
 async fn storage() -> Option<PostgresStorage> {
     Some(connect(server_url()?).await)
-}
-
-/// A plain connection for tampering with the tables behind the backend's back.
-async fn raw_client(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .expect("raw connection");
-    tokio::spawn(connection);
-    client
 }
 
 codesync_store::conformance_tests!(async {
@@ -97,6 +66,36 @@ async fn conformance_corrupted_record_is_reported() {
         assert_eq!(flipped, 1, "exactly one update damaged");
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_superseded_compaction_never_creates_a_document() {
+    let Some(storage) = storage().await else {
+        return;
+    };
+    conformance::superseded_compaction_never_creates_a_document(&storage).await;
+}
+
+/// Separate handles: separate writer connections, so the compactions race through
+/// PostgreSQL's row locks as separate nodes' would, not one batch's transaction.
+async fn nodes(url: &str, count: usize) -> Vec<Arc<dyn Storage>> {
+    let mut nodes: Vec<Arc<dyn Storage>> = vec![];
+    for _ in 0..count {
+        nodes.push(Arc::new(connect(url.to_owned()).await));
+    }
+    nodes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn conformance_concurrent_compactions_across_nodes() {
+    let Some(url) = server_url() else { return };
+    conformance::concurrent_compactions_across(nodes(&url, 3).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn conformance_concurrent_creations_across_nodes() {
+    let Some(url) = server_url() else { return };
+    conformance::concurrent_creations_across(nodes(&url, 4).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

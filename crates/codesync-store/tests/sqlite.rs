@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use codesync_core::{DocKey, Storage};
+use codesync_core::{Compacted, Compaction, DocKey, Storage};
 use codesync_store::{conformance, SqliteConfig, SqliteStorage};
 
 /// A store in a fresh temporary directory (kept alive by leaking the guard for the test).
@@ -31,10 +31,9 @@ impl Storage for TempStore {
     async fn compact(
         &self,
         key: &DocKey,
-        snapshot: bytes::Bytes,
-        through: u64,
-    ) -> codesync_core::Result<()> {
-        self.storage.compact(key, snapshot, through).await
+        compaction: Compaction,
+    ) -> codesync_core::Result<Compacted> {
+        self.storage.compact(key, compaction).await
     }
     async fn delete(&self, key: &DocKey) -> codesync_core::Result<()> {
         self.storage.delete(key).await
@@ -153,4 +152,99 @@ async fn a_file_from_a_newer_version_is_refused() {
         .expect("pragma");
     let err = SqliteStorage::open(&path).expect_err("refused");
     assert!(err.to_string().contains("newer"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn superseded_compaction_never_creates_a_document() {
+    let (storage, _dir) = fresh();
+    conformance::superseded_compaction_never_creates_a_document(&storage).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_compactions_across_handles_on_one_file() {
+    // Separate handles have separate writer threads and connections, so their compactions
+    // race through SQLite's file lock, as separate processes sharing the file would.
+    let (first, dir) = fresh();
+    let second = SqliteStorage::open(first.path()).expect("second handle");
+    let third = SqliteStorage::open(first.path()).expect("third handle");
+    conformance::concurrent_compactions_across(vec![
+        Arc::new(first),
+        Arc::new(second),
+        Arc::new(third),
+    ])
+    .await;
+    drop(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creations_across_handles_on_one_file() {
+    let (first, dir) = fresh();
+    let second = SqliteStorage::open(first.path()).expect("second handle");
+    conformance::concurrent_creations_across(vec![Arc::new(first), Arc::new(second)]).await;
+    drop(dir);
+}
+
+/// The schema of version 1 (before compaction generations), as that version wrote it.
+const VERSION_1_SCHEMA: &str = "
+CREATE TABLE documents (
+    tenant TEXT NOT NULL, session TEXT NOT NULL, last_seq INTEGER NOT NULL,
+    snapshot BLOB, snapshot_crc INTEGER, PRIMARY KEY (tenant, session)
+);
+CREATE TABLE updates (
+    tenant TEXT NOT NULL, session TEXT NOT NULL, seq INTEGER NOT NULL,
+    bytes BLOB NOT NULL, crc INTEGER NOT NULL, PRIMARY KEY (tenant, session, seq)
+);
+PRAGMA user_version = 1;
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_file_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.sqlite3");
+    let key = DocKey::parse("acme", "old").expect("key");
+    let update: &[u8] = b"stored by version 1";
+    {
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        conn.execute_batch(VERSION_1_SCHEMA)
+            .expect("version 1 schema");
+        conn.execute(
+            "INSERT INTO documents (tenant, session, last_seq) VALUES ('acme', 'old', 7)",
+            [],
+        )
+        .expect("document");
+        conn.execute(
+            "INSERT INTO updates (tenant, session, seq, bytes, crc) VALUES ('acme', 'old', 7, ?1, ?2)",
+            rusqlite::params![update, i64::from(crc32fast::hash(update))],
+        )
+        .expect("update");
+    }
+    let storage = SqliteStorage::open(&path).expect("upgraded");
+    let stored = storage.load(&key).await.expect("load").expect("kept");
+    assert_eq!(
+        stored.generation, 0,
+        "existing documents start at generation 0"
+    );
+    assert_eq!(stored.updates.len(), 1);
+    assert_eq!(
+        (stored.updates[0].seq, &stored.updates[0].bytes[..]),
+        (7, update)
+    );
+    let compaction = Compaction {
+        snapshot: bytes::Bytes::from_static(b"snapshot"),
+        folded: vec![7],
+        generation: 0,
+    };
+    assert_eq!(
+        storage.compact(&key, compaction).await.expect("compact"),
+        Compacted::Done
+    );
+    drop(storage);
+    let storage = SqliteStorage::open(&path).expect("reopened at the new version");
+    let stored = storage.load(&key).await.expect("load").expect("kept");
+    assert_eq!((stored.generation, stored.updates.len()), (1, 0));
+    let version: i32 = rusqlite::Connection::open(&path)
+        .expect("open")
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .expect("version");
+    assert_eq!(version, 2);
 }

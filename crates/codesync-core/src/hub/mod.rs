@@ -1,5 +1,6 @@
 //! The hub: every live session of every tenant, in a bounded LRU backed by Storage.
 
+mod inbox;
 mod quarantine;
 mod slots;
 
@@ -10,6 +11,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use loro::VersionVector;
 
+use crate::cluster::{ClusterBus, NodeMessage, PublishingStorage, Subscription};
 use crate::error::{Error, Result};
 use crate::guard::UpdateGuard;
 use crate::key::{DocKey, TenantId};
@@ -19,6 +21,7 @@ use crate::policy::{Access, OpenPolicy, SessionPolicy};
 use crate::session::{Applied, Session, SessionConfig};
 use crate::storage::Storage;
 
+pub use inbox::ClusterInbox;
 use quarantine::Quarantine;
 use slots::{Slot, Slots};
 
@@ -41,9 +44,18 @@ pub struct HubBuilder {
     session: SessionConfig,
     guard: Option<Arc<dyn UpdateGuard>>,
     max_load_attempts: u32,
+    cluster: Option<Arc<dyn ClusterBus>>,
 }
 
 impl HubBuilder {
+    /// Shares sessions with other nodes through `bus` (see [`ClusterBus`]). Every node must
+    /// use the same shared storage: updates are published only after their durable append,
+    /// and a node catches up by reading that storage.
+    pub fn cluster(mut self, bus: Arc<dyn ClusterBus>) -> Self {
+        self.cluster = Some(bus);
+        self
+    }
+
     /// Tries every update from a client (of a tenant not marked
     /// [trusted](crate::Limits::trusted)), and every stored document before it loads, with
     /// `guard` first. Without a guard, panics are still caught in process, but an input
@@ -93,11 +105,19 @@ impl HubBuilder {
         self
     }
 
-    /// Builds the hub.
+    /// Builds the hub (and, with a cluster bus, attaches the hub to it).
     pub fn build(self) -> Hub {
-        Hub {
+        let storage = match &self.cluster {
+            Some(bus) => Arc::new(PublishingStorage {
+                inner: self.storage,
+                bus: bus.clone(),
+            }),
+            None => self.storage,
+        };
+        let hub = Hub {
             inner: Arc::new(HubInner {
-                storage: self.storage,
+                storage,
+                cluster: self.cluster,
                 policy: self.policy,
                 capacity: self.capacity,
                 max_connected: self.max_connected.unwrap_or(self.capacity),
@@ -108,13 +128,18 @@ impl HubBuilder {
                 slots: Mutex::new(Slots::default()),
                 next_client: AtomicU64::new(1),
             }),
+        };
+        if let Some(bus) = &hub.inner.cluster {
+            bus.attach(ClusterInbox::new(&hub));
         }
+        hub
     }
 }
 
 #[derive(Debug)]
 struct HubInner {
     storage: Arc<dyn Storage>,
+    cluster: Option<Arc<dyn ClusterBus>>,
     policy: Arc<dyn SessionPolicy>,
     capacity: usize,
     max_connected: usize,
@@ -164,6 +189,7 @@ impl Hub {
             session: SessionConfig::default(),
             guard: None,
             max_load_attempts: DEFAULT_MAX_LOAD_ATTEMPTS,
+            cluster: None,
         }
     }
 
@@ -288,12 +314,19 @@ impl Hub {
                 if let Some(refusal) = self.quarantine().refusal(key, inner.max_load_attempts) {
                     return Err(refusal);
                 }
+                // Subscribe before reading the store: an update stored after the read is
+                // then published after the subscription, and cannot be missed.
+                let subscription = match &inner.cluster {
+                    Some(bus) => Some(Subscription::open(bus.clone(), key.clone()).await),
+                    None => None,
+                };
                 let loaded = Session::load(
                     key.clone(),
                     inner.storage.clone(),
                     inner.policy.clone(),
                     inner.guard.clone(),
                     inner.session.clone(),
+                    subscription,
                 )
                 .await;
                 self.quarantine()
@@ -305,7 +338,20 @@ impl Hub {
             })
             .await;
         match outcome {
-            Ok(session) => Ok(session.clone()),
+            Ok(session) => {
+                // Asked once the session is in its slot, so answers find it there.
+                if let Some(bus) = &inner.cluster {
+                    if !slot.asked_presence.swap(true, Ordering::SeqCst) {
+                        bus.publish(key, NodeMessage::PresenceRequest);
+                    }
+                }
+                if slot.missed.swap(false, Ordering::SeqCst) {
+                    if let Err(e) = session.catch_up().await {
+                        tracing::warn!(%key, error = %e, "catching up after a load failed");
+                    }
+                }
+                Ok(session.clone())
+            }
             Err(e) => {
                 self.slots().remove(key, slot);
                 Err(e.clone())

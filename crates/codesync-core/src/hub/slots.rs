@@ -2,6 +2,7 @@
 //! which are being flushed out, and whom to evict. Pure data, under one short-held lock.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use lru::LruCache;
@@ -15,12 +16,20 @@ use crate::session::Session;
 #[derive(Debug, Default)]
 pub(crate) struct Slot {
     pub(crate) cell: OnceCell<Result<Arc<Session>, Error>>,
+    /// Set when another node's message arrived while the session was loading: the load
+    /// then reads the store once more, since it may have read it before that message's
+    /// update was stored.
+    pub(crate) missed: AtomicBool,
+    /// Whether other nodes were asked for their clients' presence in this session.
+    pub(crate) asked_presence: AtomicBool,
 }
 
 impl Slot {
     fn loaded(session: Arc<Session>) -> Self {
         Self {
             cell: OnceCell::new_with(Some(Ok(session))),
+            missed: AtomicBool::new(false),
+            asked_presence: AtomicBool::new(false),
         }
     }
 
@@ -149,6 +158,19 @@ impl Slots {
                 .put(key.session().clone(), slot.clone());
         }
         slot
+    }
+
+    /// The slot held for `key`, pinned or idle, without counting as a use.
+    pub(crate) fn peek(&self, key: &DocKey) -> Option<Arc<Slot>> {
+        if let Some(p) = self.pinned.get(key) {
+            return Some(p.slot.clone());
+        }
+        self.idle.get(key.tenant())?.peek(key.session()).cloned()
+    }
+
+    /// The session for `key` if it is being flushed out.
+    pub(crate) fn evicting_session(&self, key: &DocKey) -> Option<Arc<Session>> {
+        self.evicting.get(key).cloned()
     }
 
     fn idle_get(&mut self, key: &DocKey) -> Option<Arc<Slot>> {
@@ -290,6 +312,19 @@ impl Slots {
     }
 
     /// Every session in memory, live or being evicted, for a flush of everything.
+    /// Slots whose session is still loading.
+    pub(crate) fn loading(&self) -> Vec<Arc<Slot>> {
+        let idle = self
+            .idle
+            .values()
+            .flat_map(|lru| lru.iter().map(|(_, s)| s));
+        let pinned = self.pinned.values().map(|p| &p.slot);
+        idle.chain(pinned)
+            .filter(|slot| !slot.is_settled())
+            .cloned()
+            .collect()
+    }
+
     pub(crate) fn all_sessions(&self) -> Vec<Arc<Session>> {
         let idle = self
             .idle

@@ -12,11 +12,12 @@ use bytes::Bytes;
 use loro::{ExportMode, LoroDoc, VersionVector};
 use tokio::sync::{broadcast, Mutex, MutexGuard};
 
+use crate::cluster::{NodeMessage, Subscription};
 use crate::doc_guard::Panicked;
 use crate::error::{Error, Result};
 use crate::guard::UpdateGuard;
 use crate::key::DocKey;
-use crate::origin::{ClientId, Origin};
+use crate::origin::{ClientId, NodeId, Origin};
 use crate::policy::SessionPolicy;
 use crate::storage::Storage;
 
@@ -126,6 +127,8 @@ pub struct Session {
     /// 72 KiB at the default capacity), more than a small idle session's whole document.
     events: OnceLock<broadcast::Sender<SessionEvent>>,
     retired: AtomicBool,
+    /// This session's messages from other nodes, when the hub is part of a cluster.
+    cluster: Option<Subscription>,
 }
 
 impl Session {
@@ -135,6 +138,7 @@ impl Session {
         policy: Arc<dyn SessionPolicy>,
         guard: Option<Arc<dyn UpdateGuard>>,
         config: SessionConfig,
+        cluster: Option<Subscription>,
     ) -> Result<Self> {
         let state = DocState::load(&key, &*storage, guard.as_deref()).await?;
         Ok(Self {
@@ -147,6 +151,7 @@ impl Session {
             state: Mutex::new(Some(state)),
             events: OnceLock::new(),
             retired: AtomicBool::new(false),
+            cluster,
         })
     }
 
@@ -231,7 +236,13 @@ impl Session {
                 Ok(verdict) => verdict?,
             }
         }
-        let imported = match state.import(&self.key, update, limits.max_document_bytes) {
+        // Another node already accepted and stored it: refusing it here over the cap would
+        // only make this node diverge (sizes differ briefly while nodes converge).
+        let max_content = match origin {
+            Origin::Node(_) => usize::MAX,
+            _ => limits.max_document_bytes,
+        };
+        let imported = match state.import(&self.key, update, max_content) {
             Err(Panicked) => return Err(self.recover(&mut guard).await),
             Ok(result) => result?,
         };
@@ -242,16 +253,7 @@ impl Session {
         // Tell everyone before the first await: if this call is cancelled while storing,
         // the ops are still broadcast (and stored by the next flush).
         if let Some(update) = &imported.new_ops {
-            let change = Change {
-                origin,
-                update: update.clone(),
-                version: version.clone(),
-            };
-            self.policy.on_changed(&self.key, &change);
-            // No receivers is not an error: nobody is connected.
-            if let Some(events) = self.events.get() {
-                let _ = events.send(SessionEvent::Update(Arc::new(change)));
-            }
+            self.announce(origin, update, &version);
         }
         if origin.needs_storing() {
             if let Err(e) = state.flush(&self.key, &*self.storage).await {
@@ -271,7 +273,7 @@ impl Session {
                 self.config.compact_after_bytes,
             )
         {
-            if let Err(e) = state.compact(&self.key, &*self.storage).await {
+            if let Err(e) = self.compact_locked(&mut guard).await {
                 tracing::error!(key = %self.key, error = %e, "compaction refused; history kept as updates");
             }
         }
@@ -281,6 +283,77 @@ impl Session {
             version,
             durable,
         })
+    }
+
+    /// Tells the policy and every subscriber about new ops.
+    fn announce(&self, origin: Origin, update: &Bytes, version: &VersionVector) {
+        let change = Change {
+            origin,
+            update: update.clone(),
+            version: version.clone(),
+        };
+        self.policy.on_changed(&self.key, &change);
+        // No receivers is not an error: nobody is connected.
+        if let Some(events) = self.events.get() {
+            let _ = events.send(SessionEvent::Update(Arc::new(change)));
+        }
+    }
+
+    /// Reads the store and merges whatever it holds that this session lacks (updates other
+    /// nodes stored), telling connected clients about them as [`Origin::Storage`].
+    ///
+    /// A clustered hub calls this when a session may have missed a message; it is also safe
+    /// to call at any time.
+    pub async fn catch_up(&self) -> Result<()> {
+        let mut guard = self.lock().await?;
+        self.merge_stored(&mut guard).await.map(|_| ())
+    }
+
+    /// Reads the store and merges it into the locked state; returns what was read.
+    async fn merge_stored(
+        &self,
+        guard: &mut MutexGuard<'_, Option<DocState>>,
+    ) -> Result<crate::storage::StoredDoc> {
+        let stored = self.storage.load(&self.key).await?.unwrap_or_default();
+        let Some(state) = guard.as_mut() else {
+            return Err(self.unavailable());
+        };
+        let merged = state
+            .merge_stored(&self.key, &stored)
+            .and_then(|imported| Ok((imported, state.read(|d| d.oplog_vv())?)));
+        match merged {
+            Err(Panicked) => Err(self.recover(guard).await),
+            Ok((Err(e), _)) => Err(e),
+            Ok((Ok(imported), version)) => {
+                if let Some(update) = &imported.new_ops {
+                    self.announce(Origin::Storage, update, &version);
+                }
+                Ok(stored)
+            }
+        }
+    }
+
+    /// Stores what is pending, merges what other nodes stored, then replaces the stored
+    /// history with a verified snapshot of exactly what was read.
+    async fn compact_locked(&self, guard: &mut MutexGuard<'_, Option<DocState>>) -> Result<()> {
+        match guard.as_mut() {
+            Some(state) => {
+                state.flush(&self.key, &*self.storage).await?;
+                state.restart_compaction_count();
+            }
+            None => return Err(self.unavailable()),
+        }
+        let stored = self.merge_stored(guard).await?;
+        let Some(state) = guard.as_mut() else {
+            return Err(self.unavailable());
+        };
+        match state.compact(&self.key, &stored, &*self.storage).await? {
+            crate::storage::Compacted::Done => Ok(()),
+            crate::storage::Compacted::Superseded => {
+                tracing::debug!(key = %self.key, "another node compacted first; keeping its snapshot");
+                Ok(())
+            }
+        }
     }
 
     /// Runs `f` on the document, for reads.
@@ -338,10 +411,7 @@ impl Session {
     /// Replaces the stored history by a verified snapshot now, whatever the thresholds.
     pub async fn compact(&self) -> Result<()> {
         let mut guard = self.lock().await?;
-        match guard.as_mut() {
-            Some(state) => state.compact(&self.key, &*self.storage).await,
-            None => Err(self.unavailable()),
-        }
+        self.compact_locked(&mut guard).await
     }
 
     /// Receives every later update and presence change of this session.
@@ -380,27 +450,60 @@ impl Session {
                 Refusal::TooManyKeys(limit) => Error::TooManyPresenceKeys { key: key(), limit },
             })?;
         if let Some(bytes) = forward {
+            let bytes = Bytes::from(bytes);
+            self.publish(NodeMessage::Presence(bytes.clone()));
             self.send_presence(Origin::Client(client), bytes);
         }
         Ok(())
     }
 
-    /// Removes every presence key `client` set and tells the others (called when a
-    /// [`Connection`](crate::Connection) drops).
-    pub fn remove_presence_of(&self, client: ClientId) {
-        if let Some(bytes) = self.presence.remove_client(client) {
-            self.send_presence(Origin::Client(client), bytes);
+    fn publish(&self, message: NodeMessage) {
+        if let Some(subscription) = &self.cluster {
+            subscription.bus().publish(&self.key, message);
         }
     }
 
-    fn send_presence(&self, origin: Origin, bytes: Vec<u8>) {
+    /// Merges presence of another node's clients and forwards it to local subscribers.
+    /// Keys held by this node's own clients are left alone.
+    pub fn apply_node_presence(&self, bytes: &[u8], node: NodeId) {
+        match self.presence.apply_node(bytes, node) {
+            Ok(Some(forward)) => self.send_presence(Origin::Node(node), Bytes::from(forward)),
+            Ok(None) => {}
+            Err(refusal) => {
+                tracing::warn!(key = %self.key, node = node.0, ?refusal, "presence from another node refused")
+            }
+        }
+    }
+
+    /// Removes presence keys of another node's clients that left.
+    pub fn remove_node_presence(&self, node: NodeId, keys: &[String]) {
+        if let Some(bytes) = self.presence.remove_node_keys(node, keys) {
+            self.send_presence(Origin::Node(node), Bytes::from(bytes));
+        }
+    }
+
+    /// Publishes this node's clients' presence to the other nodes (asked for by a node
+    /// that just opened the session, or after the bus came back).
+    pub(crate) fn publish_local_presence(&self) {
+        if let Some(bytes) = self.presence.encode_local() {
+            self.publish(NodeMessage::Presence(Bytes::from(bytes)));
+        }
+    }
+
+    /// Removes every presence key `client` set and tells the others (called when a
+    /// [`Connection`](crate::Connection) drops).
+    pub fn remove_presence_of(&self, client: ClientId) {
+        if let Some((keys, bytes)) = self.presence.remove_client(client) {
+            self.publish(NodeMessage::PresenceGone(keys));
+            self.send_presence(Origin::Client(client), Bytes::from(bytes));
+        }
+    }
+
+    fn send_presence(&self, origin: Origin, bytes: Bytes) {
         let Some(events) = self.events.get() else {
             return;
         };
-        let _ = events.send(SessionEvent::Presence {
-            origin,
-            bytes: Bytes::from(bytes),
-        });
+        let _ = events.send(SessionEvent::Presence { origin, bytes });
     }
 
     /// Every live presence entry, encoded for a client that just joined.

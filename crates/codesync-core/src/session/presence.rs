@@ -17,7 +17,15 @@ use loro::awareness::EphemeralStore;
 use loro::LoroValue;
 
 use crate::doc_guard::catch;
-use crate::origin::ClientId;
+use crate::origin::{ClientId, NodeId};
+
+/// Who set a presence key: a client of this node, or (through the cluster bus) a client of
+/// another node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Client(ClientId),
+    Node(NodeId),
+}
 
 /// Why a presence message was refused.
 #[derive(Debug)]
@@ -31,7 +39,7 @@ pub(crate) enum Refusal {
 pub(crate) struct Presence {
     store: EphemeralStore,
     timeout_ms: i64,
-    owners: Mutex<HashMap<String, ClientId>>,
+    owners: Mutex<HashMap<String, Owner>>,
 }
 
 /// Encodes "these keys are gone" in `EphemeralStore`'s wire format: a postcard list of
@@ -78,7 +86,7 @@ impl Presence {
         }
     }
 
-    fn owners(&self) -> std::sync::MutexGuard<'_, HashMap<String, ClientId>> {
+    fn owners(&self) -> std::sync::MutexGuard<'_, HashMap<String, Owner>> {
         // Plain map updates cannot be left half done; recover a poisoned lock.
         self.owners
             .lock()
@@ -115,6 +123,7 @@ impl Presence {
             return Ok(None);
         }
         let mut owners = self.owners();
+        let client = Owner::Client(client);
         let mut owned = owners.values().filter(|o| **o == client).count();
         for key in states.keys() {
             match owners.get(key) {
@@ -135,18 +144,60 @@ impl Presence {
         Ok(Some(forward.encode_all()))
     }
 
-    /// Removes every key `client` set; returns the deletion message to forward, if any.
-    pub(crate) fn remove_client(&self, client: ClientId) -> Option<Vec<u8>> {
+    /// Removes every key `client` set; returns those keys and the deletion message to
+    /// forward, if any.
+    pub(crate) fn remove_client(&self, client: ClientId) -> Option<(Vec<String>, Vec<u8>)> {
         let mut owners = self.owners();
         let keys: Vec<String> = owners
             .iter()
-            .filter(|(_, owner)| **owner == client)
+            .filter(|(_, owner)| **owner == Owner::Client(client))
             .map(|(key, _)| key.clone())
             .collect();
+        let bytes = self.delete(&mut owners, &keys)?;
+        Some((keys, bytes))
+    }
+
+    /// Applies presence another node sent for its clients (already vetted and re-stamped
+    /// there); keys held by this node's clients are skipped. Returns the bytes to forward
+    /// to local clients, stamped with this node's clock.
+    pub(crate) fn apply_node(
+        &self,
+        bytes: &[u8],
+        node: NodeId,
+    ) -> Result<Option<Vec<u8>>, Refusal> {
+        let states = self.decode(bytes)?;
+        let mut owners = self.owners();
+        let forward = EphemeralStore::new(self.timeout_ms);
+        let mut any = false;
+        for (key, value) in states {
+            if matches!(owners.get(&key), Some(Owner::Client(_))) {
+                continue;
+            }
+            owners.insert(key.clone(), Owner::Node(node));
+            self.store.set(&key, value.clone());
+            forward.set(&key, value);
+            any = true;
+        }
+        Ok(any.then(|| forward.encode_all()))
+    }
+
+    /// Removes the listed keys if `node` holds them; returns the deletion message to
+    /// forward to local clients, if any.
+    pub(crate) fn remove_node_keys(&self, node: NodeId, keys: &[String]) -> Option<Vec<u8>> {
+        let mut owners = self.owners();
+        let held: Vec<String> = keys
+            .iter()
+            .filter(|key| owners.get(*key) == Some(&Owner::Node(node)))
+            .cloned()
+            .collect();
+        self.delete(&mut owners, &held)
+    }
+
+    fn delete(&self, owners: &mut HashMap<String, Owner>, keys: &[String]) -> Option<Vec<u8>> {
         if keys.is_empty() {
             return None;
         }
-        for key in &keys {
+        for key in keys {
             owners.remove(key);
             self.store.delete(key);
         }
@@ -155,7 +206,22 @@ impl Presence {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        Some(encode_deletions(&keys, now.saturating_add(1)))
+        Some(encode_deletions(keys, now.saturating_add(1)))
+    }
+
+    /// The entries of this node's own clients, encoded for other nodes; `None` if none.
+    pub(crate) fn encode_local(&self) -> Option<Vec<u8>> {
+        self.expire();
+        let owners = self.owners();
+        let local = EphemeralStore::new(self.timeout_ms);
+        let mut any = false;
+        for (key, owner) in owners.iter() {
+            if let (Owner::Client(_), Some(value)) = (owner, self.store.get(key)) {
+                local.set(key, value);
+                any = true;
+            }
+        }
+        any.then(|| local.encode_all())
     }
 
     /// Drops expired entries (and their owners).

@@ -10,7 +10,7 @@ use crate::doc_guard::{GuardedDoc, Panicked};
 use crate::error::{Error, Result};
 use crate::guard::{UpdateGuard, Verdict};
 use crate::key::DocKey;
-use crate::storage::{Storage, StoredDoc};
+use crate::storage::{Compacted, Compaction, Storage, StoredDoc};
 
 /// What an import did to the document.
 pub(crate) struct Imported {
@@ -26,8 +26,6 @@ pub(crate) struct DocState {
     doc: GuardedDoc,
     /// Every op up to this version is in storage.
     durable_vv: VersionVector,
-    /// The highest sequence number storage gave this document.
-    last_seq: u64,
     content: ContentEstimate,
     updates_since_compaction: usize,
     bytes_since_compaction: usize,
@@ -101,7 +99,6 @@ impl DocState {
             vet_stored(guard, key, stored).await?;
         }
         let mut doc = GuardedDoc::new(LoroDoc::new());
-        let mut last_seq = 0;
         // The stored tail counts toward the next compaction, so a session that is evicted
         // often still compacts instead of growing an ever longer tail to replay.
         let (mut tail_updates, mut tail_bytes) = (0, 0);
@@ -118,7 +115,6 @@ impl DocState {
                     &format!("stored update #{}", update.seq),
                     &update.bytes,
                 )?;
-                last_seq = last_seq.max(update.seq);
             }
         }
         // Reading the whole value forces lazily decoded containers to decode now, inside
@@ -132,7 +128,6 @@ impl DocState {
         Ok(Self {
             doc,
             durable_vv,
-            last_seq,
             content: ContentEstimate::exact(size),
             updates_since_compaction: tail_updates,
             bytes_since_compaction: tail_bytes,
@@ -312,7 +307,7 @@ impl DocState {
         };
         let len = bytes.len();
         let started = std::time::Instant::now();
-        self.last_seq = storage.append(key, bytes).await?;
+        storage.append(key, bytes).await?;
         crate::telemetry::record_persist(started.elapsed());
         self.durable_vv = vv;
         self.undurable.clear();
@@ -326,39 +321,73 @@ impl DocState {
         self.updates_since_compaction >= after_updates || self.bytes_since_compaction >= after_bytes
     }
 
+    /// Merges everything `stored` holds into the live document: what other nodes sharing
+    /// the store appended. Stored data is durable by definition, so if the document was
+    /// durable before, it still is. Any failure to decode is an error (the document may
+    /// then hold part of it, all of it durable elsewhere).
+    pub(crate) fn merge_stored(
+        &mut self,
+        key: &DocKey,
+        stored: &StoredDoc,
+    ) -> Result<Result<Imported, Error>, Panicked> {
+        let before = self.doc.run(|d| d.oplog_vv())?;
+        let blobs = stored
+            .snapshot
+            .iter()
+            .map(|s| ("the stored snapshot".to_owned(), s))
+            .chain(
+                stored
+                    .updates
+                    .iter()
+                    .map(|u| (format!("stored update #{}", u.seq), &u.bytes)),
+            );
+        for (what, bytes) in blobs {
+            if let Err(e) = self.doc.run(|d| d.import(bytes))? {
+                return Ok(Err(corrupt(key, format!("{what}: {e}"))));
+            }
+        }
+        let after = self.doc.run(|d| d.oplog_vv())?;
+        if after == before {
+            return Ok(Ok(Imported {
+                new_ops: None,
+                before,
+            }));
+        }
+        self.content = ContentEstimate::exact(self.doc.run(content_size)?);
+        self.mark_durable_elsewhere(&before)?;
+        let new_ops = self
+            .doc
+            .run(|d| d.export(ExportMode::updates(&before)))?
+            .map(Bytes::from)
+            .map_err(|e| corrupt(key, format!("re-encoding the stored ops failed: {e}")));
+        Ok(new_ops.map(|bytes| Imported {
+            new_ops: Some(bytes),
+            before,
+        }))
+    }
+
+    /// Restarts the compaction counters: the next attempt waits for another full threshold
+    /// instead of retrying on every update, even when this one fails.
+    pub(crate) fn restart_compaction_count(&mut self) {
+        self.updates_since_compaction = 0;
+        self.bytes_since_compaction = 0;
+    }
+
     /// Replaces the stored history with a snapshot, after proving the snapshot loads back
     /// into the same document, and re-bases the live document on it (a document loaded from
     /// a snapshot uses far less memory than one built from many small updates).
     ///
-    /// Another node sharing the store may have appended updates this document has not
-    /// merged; they are read back and merged first, and the compaction covers exactly the
-    /// stored updates read, so it can never drop one the snapshot lacks.
-    ///
-    /// The counters restart even when compaction fails: the next attempt waits for another
-    /// full threshold instead of retrying on every update.
-    pub(crate) async fn compact(&mut self, key: &DocKey, storage: &dyn Storage) -> Result<()> {
-        self.flush(key, storage).await?;
-        self.updates_since_compaction = 0;
-        self.bytes_since_compaction = 0;
+    /// `stored` is what storage held, already merged into the live document
+    /// ([`merge_stored`](Self::merge_stored)) and flushed after: the snapshot then covers
+    /// exactly the stored updates read, and only those are dropped. If another node
+    /// compacted since `stored` was read, storage changes nothing.
+    pub(crate) async fn compact(
+        &mut self,
+        key: &DocKey,
+        stored: &StoredDoc,
+        storage: &dyn Storage,
+    ) -> Result<Compacted> {
         let poisoned = |Panicked| Error::ImportPanicked { key: key.clone() };
-        let stored = storage.load(key).await?.unwrap_or_default();
-        if let Some(snapshot) = &stored.snapshot {
-            let merged = self.doc.run(|d| d.import(snapshot)).map_err(poisoned)?;
-            if let Err(e) = merged {
-                return Err(corrupt(key, format!("the stored snapshot: {e}")));
-            }
-        }
-        let mut through = 0;
-        for update in &stored.updates {
-            let merged = self
-                .doc
-                .run(|d| d.import(&update.bytes))
-                .map_err(poisoned)?;
-            if let Err(e) = merged {
-                return Err(corrupt(key, format!("stored update #{}: {e}", update.seq)));
-            }
-            through = through.max(update.seq);
-        }
         let (snapshot, vv) = self
             .doc
             .run(|d| (d.export(ExportMode::Snapshot), d.oplog_vv()))
@@ -379,11 +408,17 @@ impl DocState {
                 "the new snapshot does not reload to the same version".to_owned(),
             ));
         }
-        storage.compact(key, Bytes::from(snapshot), through).await?;
-        self.last_seq = self.last_seq.max(through);
-        self.durable_vv = vv;
-        self.doc = reloaded;
-        self.content = ContentEstimate::exact(size);
-        Ok(())
+        let compaction = Compaction {
+            snapshot: Bytes::from(snapshot),
+            folded: stored.updates.iter().map(|u| u.seq).collect(),
+            generation: stored.generation,
+        };
+        let outcome = storage.compact(key, compaction).await?;
+        // Re-basing is safe either way: the live document's content is unchanged.
+        if self.durable_vv == vv {
+            self.doc = reloaded;
+            self.content = ContentEstimate::exact(size);
+        }
+        Ok(outcome)
     }
 }

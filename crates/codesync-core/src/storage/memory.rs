@@ -1,12 +1,12 @@
 //! An in-memory [`Storage`], for tests, examples and ephemeral deployments.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{Storage, StoredDoc, StoredUpdate};
+use super::{Compacted, Compaction, Storage, StoredDoc, StoredUpdate};
 use crate::error::{Error, Result};
 use crate::key::{DocKey, SessionId, TenantId};
 
@@ -15,6 +15,7 @@ struct Record {
     snapshot: Option<Bytes>,
     updates: Vec<StoredUpdate>,
     last_seq: u64,
+    generation: u64,
 }
 
 /// Keeps documents in process memory: durable only as long as the process lives.
@@ -74,6 +75,7 @@ impl Storage for MemoryStorage {
                 .map(|r| StoredDoc {
                     snapshot: r.snapshot.clone(),
                     updates: r.updates.clone(),
+                    generation: r.generation,
                 })
         })
     }
@@ -89,10 +91,27 @@ impl Storage for MemoryStorage {
         })
     }
 
-    async fn compact(&self, key: &DocKey, snapshot: Bytes, through: u64) -> Result<()> {
-        self.with_record(key, |record| {
-            record.snapshot = Some(snapshot);
-            record.updates.retain(|u| u.seq > through);
+    async fn compact(&self, key: &DocKey, compaction: Compaction) -> Result<Compacted> {
+        self.with_tenants(|t| {
+            let stored = t
+                .get(key.tenant())
+                .and_then(|docs| docs.get(key.session()))
+                .map_or(0, |r| r.generation);
+            // Checked before the record is made: a superseded compaction creates nothing
+            // (it must not bring back a document another node deleted).
+            if stored != compaction.generation {
+                return Compacted::Superseded;
+            }
+            let record = t
+                .entry(key.tenant().clone())
+                .or_default()
+                .entry(key.session().clone())
+                .or_default();
+            record.snapshot = Some(compaction.snapshot);
+            record.generation += 1;
+            let folded: HashSet<u64> = compaction.folded.into_iter().collect();
+            record.updates.retain(|u| !folded.contains(&u.seq));
+            Compacted::Done
         })
     }
 

@@ -36,6 +36,9 @@ pub struct StoredDoc {
     pub snapshot: Option<Bytes>,
     /// The updates appended since that snapshot, in sequence order.
     pub updates: Vec<StoredUpdate>,
+    /// How many compactions have replaced the snapshot: a [`Compaction`] names the
+    /// generation it was built from, and is superseded if another came first.
+    pub generation: u64,
 }
 
 impl StoredDoc {
@@ -44,6 +47,32 @@ impl StoredDoc {
         self.snapshot.as_ref().map_or(0, Bytes::len)
             + self.updates.iter().map(|u| u.bytes.len()).sum::<usize>()
     }
+}
+
+/// A snapshot to store in place of exactly the updates it folds in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compaction {
+    /// The new snapshot: the stored snapshot read at [`generation`](Self::generation) with
+    /// every update in [`folded`](Self::folded) merged into it.
+    pub snapshot: Bytes,
+    /// The sequence numbers of exactly the updates merged into the snapshot. Only these are
+    /// dropped: when several nodes append to one document, sequence numbers can commit out
+    /// of order, so "everything up to the highest one read" could drop an update committed
+    /// later under a lower number.
+    pub folded: Vec<u64>,
+    /// The [`StoredDoc::generation`] the snapshot was built from.
+    pub generation: u64,
+}
+
+/// What [`Storage::compact`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Compacted {
+    /// The snapshot was stored and the folded updates dropped.
+    Done,
+    /// Another compaction replaced the snapshot since this one's was read; nothing was
+    /// changed (the other snapshot may hold updates this one lacks).
+    Superseded,
 }
 
 /// Where documents persist. Implement this for a new backend.
@@ -57,8 +86,10 @@ impl StoredDoc {
 ///   document that was never stored (or was deleted). A backend that cannot read or decode
 ///   what it holds returns an error, never an empty document, so a blank session can never
 ///   overwrite stored data.
-/// - **Atomic compaction**: `compact(key, snapshot, through)` stores `snapshot` and drops
-///   the updates with `seq <= through` in one step; updates with a higher `seq` stay.
+/// - **Atomic, exact compaction**: [`compact`](Storage::compact) stores the snapshot and
+///   drops exactly the updates it lists, in one step, and only if the stored generation is
+///   still the one the snapshot was built from (else it changes nothing). So compaction is
+///   safe when several nodes sharing one store compact the same document at once.
 /// - **Tenant isolation**: `list` returns one tenant's sessions only, and nothing one
 ///   tenant's key addresses is reachable through another's.
 #[async_trait]
@@ -69,8 +100,11 @@ pub trait Storage: Send + Sync + Debug + 'static {
     /// Durably appends one update and returns its sequence number.
     async fn append(&self, key: &DocKey, update: Bytes) -> Result<u64>;
 
-    /// Replaces the snapshot and drops every update with `seq <= through`, atomically.
-    async fn compact(&self, key: &DocKey, snapshot: Bytes, through: u64) -> Result<()>;
+    /// If `key`'s generation is still `compaction.generation`: stores the snapshot, bumps
+    /// the generation, and drops exactly the updates in `compaction.folded`, atomically.
+    /// Otherwise changes nothing and returns [`Compacted::Superseded`]. Compacting a
+    /// document that was never stored creates it (generation 0 is that of no document).
+    async fn compact(&self, key: &DocKey, compaction: Compaction) -> Result<Compacted>;
 
     /// Removes a document. Removing a document that does not exist is not an error.
     async fn delete(&self, key: &DocKey) -> Result<()>;
@@ -100,8 +134,8 @@ macro_rules! forward_storage {
             async fn append(&self, key: &DocKey, update: Bytes) -> Result<u64> {
                 (**self).append(key, update).await
             }
-            async fn compact(&self, key: &DocKey, snapshot: Bytes, through: u64) -> Result<()> {
-                (**self).compact(key, snapshot, through).await
+            async fn compact(&self, key: &DocKey, compaction: Compaction) -> Result<Compacted> {
+                (**self).compact(key, compaction).await
             }
             async fn delete(&self, key: &DocKey) -> Result<()> {
                 (**self).delete(key).await

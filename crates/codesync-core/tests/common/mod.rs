@@ -8,7 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use codesync_core::{
-    DocKey, Error, MemoryStorage, Result, SessionId, Storage, StoredDoc, TenantId,
+    Compacted, Compaction, DocKey, Error, MemoryStorage, Result, SessionId, Storage, StoredDoc,
+    TenantId,
 };
 use loro::{ExportMode, LoroDoc};
 
@@ -45,8 +46,8 @@ impl Storage for InstrumentedStorage {
         self.appends.fetch_add(1, Ordering::SeqCst);
         self.inner.append(key, update).await
     }
-    async fn compact(&self, key: &DocKey, snapshot: Bytes, through: u64) -> Result<()> {
-        self.inner.compact(key, snapshot, through).await
+    async fn compact(&self, key: &DocKey, compaction: Compaction) -> Result<Compacted> {
+        self.inner.compact(key, compaction).await
     }
     async fn delete(&self, key: &DocKey) -> Result<()> {
         self.inner.delete(key).await

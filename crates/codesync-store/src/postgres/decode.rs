@@ -12,7 +12,8 @@ pub(super) const DOCUMENT_ROW: i32 = 0;
 /// The `kind` of an update row.
 pub(super) const UPDATE_ROW: i32 = 1;
 
-/// Decodes rows of `(kind, seq, bytes, crc)`: no rows means the document does not exist.
+/// Decodes rows of `(kind, seq, bytes, crc, generation)` (`generation` set on the document
+/// row only): no rows means the document does not exist.
 pub(super) fn stored_doc(key: &DocKey, rows: Vec<Row>) -> Result<Option<StoredDoc>, StoreError> {
     let corrupt = |detail: String| StoreError::Corrupt {
         key: key.clone(),
@@ -44,6 +45,11 @@ pub(super) fn stored_doc(key: &DocKey, rows: Vec<Row>) -> Result<Option<StoredDo
             ))
         }
     };
+    let generation: i64 = document
+        .try_get::<_, Option<i64>>(4)?
+        .ok_or_else(|| corrupt("document row: no generation".into()))?;
+    let generation = u64::try_from(generation)
+        .map_err(|_| corrupt(format!("document row: generation {generation} is negative")))?;
     let mut updates = Vec::with_capacity(rows.len());
     for row in rows {
         let seq: i64 = row
@@ -67,5 +73,9 @@ pub(super) fn stored_doc(key: &DocKey, rows: Vec<Row>) -> Result<Option<StoredDo
             bytes: Bytes::from(bytes),
         });
     }
-    Ok(Some(StoredDoc { snapshot, updates }))
+    Ok(Some(StoredDoc {
+        snapshot,
+        updates,
+        generation,
+    }))
 }

@@ -1,7 +1,7 @@
 //! What callers send the writer task, and how each job's answer travels back.
 
 use bytes::Bytes;
-use codesync_core::DocKey;
+use codesync_core::{Compacted, Compaction, DocKey};
 use tokio::sync::oneshot;
 
 use crate::error::StoreError;
@@ -28,9 +28,8 @@ pub(super) enum Write {
     },
     Compact {
         key: DocKey,
-        snapshot: Bytes,
-        through: u64,
-        reply: Reply<()>,
+        compaction: Compaction,
+        reply: Reply<Compacted>,
     },
     Delete {
         key: DocKey,
@@ -52,7 +51,8 @@ impl Write {
     pub(super) fn into_pending(self) -> Pending {
         match self {
             Write::Append { reply, .. } => Pending::Seq(reply),
-            Write::Compact { reply, .. } | Write::Delete { reply, .. } => Pending::Unit(reply),
+            Write::Compact { reply, .. } => Pending::Compaction(reply),
+            Write::Delete { reply, .. } => Pending::Unit(reply),
         }
     }
 }
@@ -60,6 +60,7 @@ impl Write {
 /// A reply not yet sent.
 pub(super) enum Pending {
     Seq(Reply<u64>),
+    Compaction(Reply<Compacted>),
     Unit(Reply<()>),
     Text(Reply<String>),
 }
@@ -69,6 +70,9 @@ impl Pending {
         // A dropped receiver means the caller stopped waiting; nothing to tell it.
         match self {
             Pending::Seq(reply) => {
+                let _ = reply.send(Err(error));
+            }
+            Pending::Compaction(reply) => {
                 let _ = reply.send(Err(error));
             }
             Pending::Unit(reply) => {
@@ -84,6 +88,8 @@ impl Pending {
 /// A write that ran inside the batch's transaction, waiting for the commit.
 pub(super) enum Ran {
     Appended(Reply<u64>, u64),
+    /// A compaction that ran; [`Compacted::Superseded`] changed nothing, yet is a success.
+    Compacted(Reply<Compacted>, Compacted),
     Applied(Reply<()>),
     /// The write failed on its own and was rolled back to its savepoint; the rest of the
     /// batch goes on.
@@ -102,6 +108,9 @@ impl Ran {
             Ran::Appended(reply, seq) => {
                 let _ = reply.send(Ok(seq));
             }
+            Ran::Compacted(reply, outcome) => {
+                let _ = reply.send(Ok(outcome));
+            }
             Ran::Applied(reply) => {
                 let _ = reply.send(Ok(()));
             }
@@ -117,6 +126,8 @@ pub(super) fn abandon(ran: Vec<Ran>, rest: impl IntoIterator<Item = Pending>) ->
     for r in ran {
         match r {
             Ran::Appended(reply, _) => pending.push(Pending::Seq(reply)),
+            // Not committed, so not done (nor known superseded): the caller gets the error.
+            Ran::Compacted(reply, _) => pending.push(Pending::Compaction(reply)),
             Ran::Applied(reply) => pending.push(Pending::Unit(reply)),
             Ran::Refused(p, error) => p.fail(error),
         }

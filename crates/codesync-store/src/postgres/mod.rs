@@ -4,8 +4,17 @@
 //!
 //! Tables live in one schema (default `codesync`), created and migrated by
 //! [`PostgresStorage::connect`] itself: `documents(tenant, session, last_seq, snapshot,
-//! snapshot_crc)` and `updates(tenant, session, seq, bytes, crc)`, plus `schema_version`.
-//! Every blob is stored with its CRC-32 and checked on load.
+//! snapshot_crc, generation)` and `updates(tenant, session, seq, bytes, crc)`, plus
+//! `schema_version`. Every blob is stored with its CRC-32 and checked on load.
+//!
+//! ## Compaction across nodes
+//!
+//! [`Storage::compact`] is a compare-and-swap on `documents.generation`: one conditional
+//! statement stores the snapshot only if the generation is still the one the snapshot was
+//! built from, and the row lock it takes is held until commit, so of several nodes
+//! compacting one document from the same generation exactly one succeeds. It then deletes
+//! exactly the folded updates (`seq = ANY(…)`), never "everything up to a number": appends
+//! from other nodes can commit out of sequence order.
 //!
 //! ## Durability and group commit
 //!
@@ -43,7 +52,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use codesync_core::{DocKey, SessionId, Storage, StoredDoc, TenantId};
+use codesync_core::{Compacted, Compaction, DocKey, SessionId, Storage, StoredDoc, TenantId};
 use tokio::sync::{mpsc, oneshot};
 
 pub use config::PostgresConfig;
@@ -172,13 +181,11 @@ impl Storage for PostgresStorage {
     async fn compact(
         &self,
         key: &DocKey,
-        snapshot: Bytes,
-        through: u64,
-    ) -> codesync_core::Result<()> {
+        compaction: Compaction,
+    ) -> codesync_core::Result<Compacted> {
         self.write(|reply| Write::Compact {
             key: key.clone(),
-            snapshot,
-            through,
+            compaction,
             reply,
         })
         .await

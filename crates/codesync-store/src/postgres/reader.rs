@@ -37,10 +37,10 @@ impl ReadConn {
         let load = client
             .prepare(&format!(
                 "SELECT {DOCUMENT_ROW} AS kind, NULL::bigint AS seq, snapshot AS bytes,
-                        snapshot_crc AS crc
+                        snapshot_crc AS crc, generation
                  FROM {documents} WHERE tenant = $1 AND session = $2
                  UNION ALL
-                 SELECT {UPDATE_ROW}, seq, bytes, crc
+                 SELECT {UPDATE_ROW}, seq, bytes, crc, NULL::bigint
                  FROM {updates} WHERE tenant = $1 AND session = $2
                  ORDER BY kind, seq"
             ))

@@ -8,9 +8,10 @@ use crate::error::StoreError;
 /// Migrations, oldest first, as `(version, sql)`; `{schema}` stands for the quoted schema.
 /// Text columns use the "C" collation so that the primary key's order is byte order, which
 /// is the order of [`SessionId`](codesync_core::SessionId) that `list` promises.
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        r#"
     CREATE TABLE {schema}.documents (
         tenant       text COLLATE "C" NOT NULL,
         session      text COLLATE "C" NOT NULL,
@@ -29,7 +30,15 @@ const MIGRATIONS: &[(i32, &str)] = &[(
         FOREIGN KEY (tenant, session) REFERENCES {schema}.documents ON DELETE CASCADE
     );
     "#,
-)];
+    ),
+    (
+        2,
+        // The compaction generation: a compaction built from an older one changes nothing,
+        // so nodes sharing the database can compact one document at once. Existing
+        // documents start at 0. (A constant default: no table rewrite on PostgreSQL 11+.)
+        "ALTER TABLE {schema}.documents ADD COLUMN generation bigint NOT NULL DEFAULT 0;",
+    ),
+];
 
 /// A schema name safe to interpolate into SQL.
 #[derive(Debug, Clone)]

@@ -235,12 +235,11 @@ async fn run_in_savepoint(
         }
         Write::Compact {
             key,
-            snapshot,
-            through,
+            compaction,
             reply,
-        } => match writes::compact(&sp, sql, &key, &snapshot, through).await {
-            Ok(()) => Ran::Applied(reply),
-            Err(error) => Ran::Refused(Pending::Unit(reply), error),
+        } => match writes::compact(&sp, sql, &key, &compaction).await {
+            Ok(outcome) => Ran::Compacted(reply, outcome),
+            Err(error) => Ran::Refused(Pending::Compaction(reply), error),
         },
         Write::Delete { key, reply } => match writes::delete(&sp, sql, &key).await {
             Ok(()) => Ran::Applied(reply),

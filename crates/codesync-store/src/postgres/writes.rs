@@ -1,6 +1,6 @@
 //! The SQL of each write, run by the writer task inside a batch's transaction.
 
-use codesync_core::DocKey;
+use codesync_core::{Compacted, Compaction, DocKey};
 use tokio_postgres::{Client, Statement, Transaction};
 
 use super::schema::SchemaName;
@@ -12,8 +12,9 @@ use crate::record;
 pub(super) struct WriteSql {
     next_seq: Statement,
     insert_update: Statement,
-    store_snapshot: Statement,
-    drop_through: Statement,
+    compact_first: Statement,
+    compact_next: Statement,
+    drop_folded: Statement,
     delete_updates: Statement,
     delete_document: Statement,
 }
@@ -38,18 +39,39 @@ impl WriteSql {
                      VALUES ($1, $2, $3, $4, $5)"
                 ))
                 .await?,
-            // Compacting a document never appended to creates it, as every backend does.
-            store_snapshot: client
+            // The compare-and-swap from generation 0, which is also that of a missing
+            // document: that is created. ON CONFLICT makes insert-or-update one atomic step:
+            // a row another node inserts meanwhile is waited for and then updated only if
+            // still at generation 0 (the WHERE sees its latest committed version), never
+            // duplicated and never overwritten at a newer generation.
+            compact_first: client
                 .prepare(&format!(
-                    "INSERT INTO {documents} (tenant, session, last_seq, snapshot, snapshot_crc)
-                     VALUES ($1, $2, 0, $3, $4)
+                    "INSERT INTO {documents} AS d
+                         (tenant, session, last_seq, snapshot, snapshot_crc, generation)
+                     VALUES ($1, $2, 0, $3, $4, 1)
                      ON CONFLICT (tenant, session) DO UPDATE
-                     SET snapshot = EXCLUDED.snapshot, snapshot_crc = EXCLUDED.snapshot_crc"
+                     SET snapshot = EXCLUDED.snapshot, snapshot_crc = EXCLUDED.snapshot_crc,
+                         generation = d.generation + 1
+                     WHERE d.generation = 0"
                 ))
                 .await?,
-            drop_through: client
+            // The compare-and-swap from a later generation. Under READ COMMITTED an UPDATE
+            // blocked behind another node's compaction re-checks the WHERE against the row
+            // that node committed, so of two compactions from one generation exactly one
+            // matches. A missing (deleted) document matches nothing and is not created.
+            compact_next: client
                 .prepare(&format!(
-                    "DELETE FROM {updates} WHERE tenant = $1 AND session = $2 AND seq <= $3"
+                    "UPDATE {documents}
+                     SET snapshot = $3, snapshot_crc = $4, generation = generation + 1
+                     WHERE tenant = $1 AND session = $2 AND generation = $5"
+                ))
+                .await?,
+            // Exactly the folded numbers: an update committed under a lower number than
+            // the highest folded one, but not read, must survive.
+            drop_folded: client
+                .prepare(&format!(
+                    "DELETE FROM {updates}
+                     WHERE tenant = $1 AND session = $2 AND seq = ANY($3)"
                 ))
                 .await?,
             delete_updates: client
@@ -90,28 +112,47 @@ pub(super) async fn append(
     })
 }
 
-/// Stores the snapshot and drops the updates it covers; atomic because the whole batch is
-/// one transaction.
+/// Stores the snapshot and drops exactly the folded updates if the document is still at
+/// the compaction's generation; otherwise changes nothing. Atomic because the whole batch
+/// is one transaction, and the document row stays locked by the swap until it commits.
 pub(super) async fn compact(
     tx: &Transaction<'_>,
     sql: &WriteSql,
     key: &DocKey,
-    snapshot: &[u8],
-    through: u64,
-) -> Result<(), StoreError> {
+    compaction: &Compaction,
+) -> Result<Compacted, StoreError> {
     let (tenant, session) = (key.tenant().as_str(), key.session().as_str());
+    // Stored generations fit in bigint; a larger one cannot be the current one.
+    let Ok(generation) = i64::try_from(compaction.generation) else {
+        return Ok(Compacted::Superseded);
+    };
+    let snapshot: &[u8] = &compaction.snapshot;
     let crc = record::to_db(record::checksum(snapshot));
-    tx.execute(&sql.store_snapshot, &[&tenant, &session, &snapshot, &crc])
+    let swapped = if generation == 0 {
+        tx.execute(&sql.compact_first, &[&tenant, &session, &snapshot, &crc])
+            .await?
+    } else {
+        tx.execute(
+            &sql.compact_next,
+            &[&tenant, &session, &snapshot, &crc, &generation],
+        )
+        .await?
+    };
+    if swapped == 0 {
+        return Ok(Compacted::Superseded);
+    }
+    // Stored numbers fit in bigint; a larger one names no stored update.
+    let folded: Vec<i64> = compaction
+        .folded
+        .iter()
+        .filter_map(|&seq| i64::try_from(seq).ok())
+        .collect();
+    tx.execute(&sql.drop_folded, &[&tenant, &session, &folded])
         .await?;
-    // Stored numbers are at most i64::MAX, so a larger `through` (u64::MAX means
-    // "everything") covers the same updates once clamped.
-    let through = i64::try_from(through).unwrap_or(i64::MAX);
-    tx.execute(&sql.drop_through, &[&tenant, &session, &through])
-        .await?;
-    Ok(())
+    Ok(Compacted::Done)
 }
 
-/// Removes the document and its updates.
+/// Removes the document and its updates; a document created again starts at generation 0.
 pub(super) async fn delete(
     tx: &Transaction<'_>,
     sql: &WriteSql,

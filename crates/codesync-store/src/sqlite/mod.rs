@@ -3,13 +3,14 @@
 mod read;
 mod schema;
 mod writer;
+mod writes;
 
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use codesync_core::{DocKey, SessionId, Storage, StoredDoc, TenantId};
+use codesync_core::{Compacted, Compaction, DocKey, SessionId, Storage, StoredDoc, TenantId};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
@@ -47,8 +48,12 @@ impl SqliteConfig {
 /// Documents in one SQLite file, written through a single group-committing writer thread.
 ///
 /// Inspect the file with the ordinary `sqlite3` tool: tables `documents` (one row per
-/// document: tenant, session, last sequence number, snapshot) and `updates` (tenant,
-/// session, seq, bytes, crc).
+/// document: tenant, session, last sequence number, snapshot, compaction generation) and
+/// `updates` (tenant, session, seq, bytes, crc). A file written by an older version is
+/// upgraded in place when opened.
+///
+/// [`compact`](Storage::compact) is a compare-and-swap on the generation, so it is safe even
+/// when several processes share the file; it drops exactly the updates it folds.
 #[derive(Debug, Clone)]
 pub struct SqliteStorage {
     jobs: mpsc::Sender<Job>,
@@ -147,13 +152,11 @@ impl Storage for SqliteStorage {
     async fn compact(
         &self,
         key: &DocKey,
-        snapshot: Bytes,
-        through: u64,
-    ) -> codesync_core::Result<()> {
+        compaction: Compaction,
+    ) -> codesync_core::Result<Compacted> {
         self.submit(|reply| Job::Compact {
             key: key.clone(),
-            snapshot,
-            through,
+            compaction,
             reply,
         })
         .await

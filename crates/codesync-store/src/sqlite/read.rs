@@ -31,19 +31,23 @@ pub(crate) fn load(conn: &mut Connection, key: &DocKey) -> Result<Option<StoredD
     let tx = conn.transaction()?;
     let row = tx
         .prepare_cached(
-            "SELECT snapshot, snapshot_crc FROM documents WHERE tenant = ?1 AND session = ?2",
+            "SELECT snapshot, snapshot_crc, generation FROM documents
+             WHERE tenant = ?1 AND session = ?2",
         )?
         .query_row(params![tenant, session], |row| {
             Ok((
                 row.get::<_, Option<Vec<u8>>>(0)?,
                 row.get::<_, Option<i64>>(1)?,
+                row.get::<_, i64>(2)?,
             ))
         })
         .optional()
         .map_err(column_error(key, "the document row"))?;
-    let Some((snapshot, snapshot_crc)) = row else {
+    let Some((snapshot, snapshot_crc, generation)) = row else {
         return Ok(None);
     };
+    let generation = u64::try_from(generation)
+        .map_err(|_| corrupt(key, format!("generation {generation} is negative")))?;
     let snapshot = match (snapshot, snapshot_crc) {
         (None, _) => None,
         (Some(bytes), Some(crc)) => {
@@ -76,7 +80,11 @@ pub(crate) fn load(conn: &mut Connection, key: &DocKey) -> Result<Option<StoredD
     drop(rows);
     drop(stmt);
     tx.commit()?;
-    Ok(Some(StoredDoc { snapshot, updates }))
+    Ok(Some(StoredDoc {
+        snapshot,
+        updates,
+        generation,
+    }))
 }
 
 /// A tenant's sessions, sorted.

@@ -9,12 +9,12 @@ use std::sync::mpsc;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use codesync_core::DocKey;
-use rusqlite::{params, Connection};
+use codesync_core::{Compacted, Compaction, DocKey};
+use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::writes::{append, compact, delete};
 use crate::error::{Result, StoreError};
-use crate::record;
 use crate::stats::WriteCounters;
 
 /// One write waiting for the writer.
@@ -26,9 +26,8 @@ pub(crate) enum Job {
     },
     Compact {
         key: DocKey,
-        snapshot: Bytes,
-        through: u64,
-        reply: oneshot::Sender<Result<()>>,
+        compaction: Compaction,
+        reply: oneshot::Sender<Result<Compacted>>,
     },
     Delete {
         key: DocKey,
@@ -39,6 +38,7 @@ pub(crate) enum Job {
 /// A job's outcome, held until the batch commits.
 enum Done {
     Seq(oneshot::Sender<Result<u64>>, Result<u64>),
+    Compaction(oneshot::Sender<Result<Compacted>>, Result<Compacted>),
     Unit(oneshot::Sender<Result<()>>, Result<()>),
 }
 
@@ -49,6 +49,10 @@ impl Done {
         // A caller that gave up waiting is not an error.
         match self {
             Done::Seq(reply, result) => {
+                let _ = reply.send(commit_error.map_or(result, |e| Err(failed(e))));
+            }
+            // A compaction that ran but did not commit did not happen, Done or not.
+            Done::Compaction(reply, result) => {
                 let _ = reply.send(commit_error.map_or(result, |e| Err(failed(e))));
             }
             Done::Unit(reply, result) => {
@@ -106,13 +110,9 @@ fn write_batch(conn: &mut Connection, batch: Vec<Job>) -> (Vec<Done>, Result<()>
             }
             Job::Compact {
                 key,
-                snapshot,
-                through,
+                compaction,
                 reply,
-            } => Done::Unit(
-                reply,
-                in_savepoint(&tx, |c| compact(c, &key, &snapshot, through)),
-            ),
+            } => Done::Compaction(reply, in_savepoint(&tx, |c| compact(c, &key, &compaction))),
             Job::Delete { key, reply } => Done::Unit(reply, in_savepoint(&tx, |c| delete(c, &key))),
         });
     }
@@ -124,9 +124,8 @@ fn write_batch(conn: &mut Connection, batch: Vec<Job>) -> (Vec<Done>, Result<()>
 fn refuse(job: Job) -> Done {
     match job {
         Job::Append { reply, .. } => Done::Seq(reply, Err(StoreError::WriterStopped)),
-        Job::Compact { reply, .. } | Job::Delete { reply, .. } => {
-            Done::Unit(reply, Err(StoreError::WriterStopped))
-        }
+        Job::Compact { reply, .. } => Done::Compaction(reply, Err(StoreError::WriterStopped)),
+        Job::Delete { reply, .. } => Done::Unit(reply, Err(StoreError::WriterStopped)),
     }
 }
 
@@ -145,56 +144,4 @@ fn in_savepoint<T>(
             Err(e.into())
         }
     }
-}
-
-fn append(conn: &Connection, key: &DocKey, bytes: &[u8]) -> rusqlite::Result<u64> {
-    let (tenant, session) = (key.tenant().as_str(), key.session().as_str());
-    let seq: i64 = conn
-        .prepare_cached(
-            "INSERT INTO documents (tenant, session, last_seq) VALUES (?1, ?2, 1)
-             ON CONFLICT (tenant, session) DO UPDATE SET last_seq = last_seq + 1
-             RETURNING last_seq",
-        )?
-        .query_row(params![tenant, session], |row| row.get(0))?;
-    conn.prepare_cached(
-        "INSERT INTO updates (tenant, session, seq, bytes, crc) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![
-        tenant,
-        session,
-        seq,
-        bytes,
-        record::to_db(record::checksum(bytes))
-    ])?;
-    // last_seq starts at 1 and only grows, so it is never negative.
-    Ok(seq.unsigned_abs())
-}
-
-fn compact(conn: &Connection, key: &DocKey, snapshot: &[u8], through: u64) -> rusqlite::Result<()> {
-    let (tenant, session) = (key.tenant().as_str(), key.session().as_str());
-    let through = i64::try_from(through).unwrap_or(i64::MAX);
-    conn.prepare_cached(
-        "INSERT INTO documents (tenant, session, last_seq, snapshot, snapshot_crc)
-         VALUES (?1, ?2, 0, ?3, ?4)
-         ON CONFLICT (tenant, session) DO UPDATE
-         SET snapshot = excluded.snapshot, snapshot_crc = excluded.snapshot_crc",
-    )?
-    .execute(params![
-        tenant,
-        session,
-        snapshot,
-        record::to_db(record::checksum(snapshot))
-    ])?;
-    conn.prepare_cached("DELETE FROM updates WHERE tenant = ?1 AND session = ?2 AND seq <= ?3")?
-        .execute(params![tenant, session, through])?;
-    Ok(())
-}
-
-fn delete(conn: &Connection, key: &DocKey) -> rusqlite::Result<()> {
-    let (tenant, session) = (key.tenant().as_str(), key.session().as_str());
-    conn.prepare_cached("DELETE FROM updates WHERE tenant = ?1 AND session = ?2")?
-        .execute(params![tenant, session])?;
-    conn.prepare_cached("DELETE FROM documents WHERE tenant = ?1 AND session = ?2")?
-        .execute(params![tenant, session])?;
-    Ok(())
 }
