@@ -34,9 +34,12 @@ if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get 
   apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
 
-# PostgreSQL tests run when CODESYNC_TEST_POSTGRES_URL names a server, e.g.
-#   CODESYNC_TEST_POSTGRES_URL='host=127.0.0.1 port=5432 user=postgres dbname=test'
-# Without it they print a SKIPPED line (and fail under CI=true).
+# PostgreSQL tests run when CODESYNC_TEST_POSTGRES_URL names a server, and the cluster
+# tests when CODESYNC_TEST_REDIS_URL / CODESYNC_TEST_NATS_URL name a bus too, e.g.
+#   CODESYNC_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test
+#   CODESYNC_TEST_REDIS_URL=redis://127.0.0.1:6379
+#   CODESYNC_TEST_NATS_URL=nats://127.0.0.1:4222
+# Without them they print a SKIPPED line (and fail under CI=true).
 cargo test --workspace --locked
 
 # The browser editor, end to end: headless chromium against the codesync-server binary

@@ -23,9 +23,27 @@ pub(crate) struct Cli {
     #[arg(long, env = "CODESYNC_LISTEN", default_value = "127.0.0.1:8080")]
     pub(crate) listen: SocketAddr,
 
-    /// Directory of the embedded store (one SQLite file inside).
+    /// Directory of the embedded store (one SQLite file inside). Unused with `--store`.
     #[arg(long, env = "CODESYNC_DATA", default_value = "./data")]
     pub(crate) data: PathBuf,
+
+    /// A shared PostgreSQL store (`postgres://user@host:port/db`) in place of the embedded
+    /// one at `--data`. Every node of a cluster must name the same one.
+    #[arg(long, env = "CODESYNC_STORE")]
+    pub(crate) store: Option<String>,
+
+    /// The PostgreSQL schema holding codesync's tables (with `--store`).
+    #[arg(long, env = "CODESYNC_STORE_SCHEMA", default_value = "codesync")]
+    pub(crate) store_schema: String,
+
+    /// Share sessions with other nodes through this bus: `redis://host:port` or
+    /// `nats://host:port`. Needs `--store`: nodes catch up from the shared store.
+    #[arg(long, env = "CODESYNC_CLUSTER", requires = "store")]
+    pub(crate) cluster: Option<String>,
+
+    /// Compact a session's stored history into a snapshot after this many appends.
+    #[arg(long, env = "CODESYNC_COMPACT_AFTER_UPDATES", default_value_t = 1000)]
+    pub(crate) compact_after_updates: usize,
 
     /// A browser origin allowed to connect (exact scheme://host[:port]); repeat for more.
     /// Without any, every origin is allowed (development).

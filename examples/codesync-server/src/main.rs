@@ -2,10 +2,13 @@
 //!
 //! The whole codesync system in one process: the Loro protocol at `ws://ADDR/<SESSION_ID>`,
 //! the session's page at `http://ADDR/<SESSION_ID>`, every document in one SQLite file under
-//! `--data`, and the server's own routes under `/_/` (`/_/healthz`, `/_/readyz`,
-//! `/_/metrics`). SIGTERM or Ctrl-C flushes every session before exit.
+//! `--data` (or in a shared PostgreSQL store, `--store postgres://…`), and the server's own
+//! routes under `/_/` (`/_/healthz`, `/_/readyz`, `/_/metrics`). With `--cluster
+//! redis://…|nats://…` it is one node of several sharing sessions (docs/cluster.md).
+//! SIGTERM or Ctrl-C flushes every session before exit.
 
 mod app;
+mod backends;
 mod cli;
 mod page;
 
@@ -15,8 +18,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use codesync_core::{Hub, Limits, LimitsConfig, OpenPolicy};
-use codesync_store::SqliteStorage;
+use codesync_core::{Hub, Limits, LimitsConfig, OpenPolicy, SessionConfig};
 use codesync_transport_ws::security::{ClientIp, OriginPolicy, RateLimitConfig, TrustedProxy};
 use codesync_transport_ws::{ConnectionConfig, EndpointConfig, WsEndpoint};
 
@@ -50,14 +52,17 @@ async fn serve() -> anyhow::Result<()> {
         .install_recorder()
         .context("installing the metrics recorder")?;
 
-    let path = cli.data.join("codesync.sqlite3");
-    let storage = SqliteStorage::open(&path)
-        .with_context(|| format!("opening the store at {}", path.display()))?;
+    let (storage, store_shown) = backends::open_storage(&cli).await?;
     let limits = LimitsConfig::default()
         .with_default(Limits::default().with_max_document_bytes(cli.max_document_bytes));
-    let mut hub = Hub::builder(storage)
+    let session = SessionConfig::default().with_compaction(cli.compact_after_updates, 1 << 20);
+    let mut hub = Hub::builder_shared(storage)
         .capacity(cli.capacity)
+        .session_config(session)
         .policy(OpenPolicy::new(limits));
+    if let Some(bus) = backends::connect_cluster(&cli).await? {
+        hub = hub.cluster(bus);
+    }
     if cli.untrusted_input_guard == Switch::On {
         let guard = ProcessGuard::spawn(GuardConfig::default().with_workers(cli.guard_workers))
             .context("starting the untrusted-input guard")?;
@@ -86,7 +91,7 @@ async fn serve() -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // Printed on stdout so scripts and tests can find a port chosen by the OS.
     println!("codesync-server listening on http://{addr}/<SESSION_ID>");
-    tracing::info!(%addr, data = %path.display(), "serving");
+    tracing::info!(%addr, store = %store_shown, cluster = cli.cluster.as_deref().unwrap_or("none"), "serving");
 
     let service =
         app::router(state, &cli.web_dir).into_make_service_with_connect_info::<SocketAddr>();
