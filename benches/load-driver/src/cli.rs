@@ -96,9 +96,11 @@ pub(crate) enum Pace {
 /// Flags of `run`.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct RunArgs {
-    /// Server URL; each session connects to `{url}/{session}`.
-    #[arg(long)]
-    pub(crate) url: String,
+    /// Server URL; each session connects to `{url}/{session}`. Repeat it for the nodes of
+    /// a cluster: with n URLs, client i of every session connects to the (i mod n)-th, and
+    /// each delivery is counted as same-node or cross-node by the URLs' positions.
+    #[arg(long, required = true)]
+    pub(crate) url: Vec<String>,
     /// Wire protocol.
     #[arg(long, value_enum, default_value_t = Protocol::Loro)]
     pub(crate) protocol: Protocol,

@@ -16,6 +16,7 @@ use tokio::time::sleep_until;
 
 use crate::cli::{Pace, Protocol};
 use crate::crdt::Replica;
+use crate::placement::Placement;
 use crate::plan::Plan;
 use crate::proto::{Conn, Event};
 use crate::receipts::Receipts;
@@ -31,8 +32,8 @@ pub(crate) struct RunShared {
     pub(crate) plan: Plan,
     /// Wire protocol.
     pub(crate) protocol: Protocol,
-    /// Server URL (the session is appended).
-    pub(crate) url: String,
+    /// Server URLs and which client connects to which (the session is appended).
+    pub(crate) placement: Placement,
     /// Join credential.
     pub(crate) token: String,
     /// Pacing and rate.
@@ -116,16 +117,23 @@ pub(crate) async fn run_client(
         text: replica.text(),
     };
 
-    let (mut conn, early) =
-        match Conn::open(run.protocol, &run.url, &session.name, &run.token, &replica).await {
-            Ok(opened) => opened,
-            Err(e) => {
-                stats.disconnects += 1;
-                stats.note(format!("{}#{me}: {e:#}", session.name));
-                signal(Signal::Ready(Err(format!("{e:#}"))));
-                return outcome(stats, &replica);
-            }
-        };
+    let (mut conn, early) = match Conn::open(
+        run.protocol,
+        run.placement.url_of(me),
+        &session.name,
+        &run.token,
+        &replica,
+    )
+    .await
+    {
+        Ok(opened) => opened,
+        Err(e) => {
+            stats.disconnects += 1;
+            stats.note(format!("{}#{me}: {e:#}", session.name));
+            signal(Signal::Ready(Err(format!("{e:#}"))));
+            return outcome(stats, &replica);
+        }
+    };
     for event in early {
         if let Event::Updates(updates) = event {
             for u in updates {
@@ -277,7 +285,9 @@ pub(crate) async fn run_client(
                                         stats.note(format!("txn {t} received before it was sent"));
                                     } else {
                                         let micros = now.saturating_sub(sent - 1) / 1000;
-                                        Stats::record(&mut stats.latency, micros);
+                                        let sender = plan.txns[t].sender;
+                                        let locality = run.placement.locality(sender, me);
+                                        stats.record_delivery(locality, micros);
                                     }
                                 }
                             }

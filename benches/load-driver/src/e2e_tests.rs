@@ -19,7 +19,7 @@ fn write_gz(path: &Path, json: &str) {
 }
 
 /// `sequential/typing` and `concurrent/pair` under a fresh directory.
-fn traces() -> tempfile::TempDir {
+pub(crate) fn traces() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     write_gz(
         &dir.path().join("sequential/typing.json.gz"),
@@ -42,9 +42,17 @@ fn traces() -> tempfile::TempDir {
     dir
 }
 
-fn args(url: String, protocol: Protocol, dir: &Path, trace: &str, mode: Mode) -> RunArgs {
+/// A run of `trace` from `dir`: 2 sessions × 3 clients, open pace, every other flag at its
+/// default.
+pub(crate) fn args(
+    url: String,
+    protocol: Protocol,
+    dir: &Path,
+    trace: &str,
+    mode: Mode,
+) -> RunArgs {
     RunArgs {
-        url,
+        url: vec![url],
         protocol,
         trace: TraceArgs {
             trace: trace.into(),
@@ -65,7 +73,8 @@ fn args(url: String, protocol: Protocol, dir: &Path, trace: &str, mode: Mode) ->
     }
 }
 
-fn check(report: &Report, updates: u64) {
+/// Every figure of a clean run of `updates` updates per session, 2 sessions.
+pub(crate) fn check(report: &Report, updates: u64) {
     assert!(report.ok, "{:?}", report.errors.messages);
     assert!(report.converged);
     assert_eq!(report.txns_sent, updates * 2);
@@ -94,11 +103,19 @@ async fn replays_through_the_relay_in_every_mode() {
         assert!(report.ack_latency_us.is_none(), "the relay does not ack");
         // Each session: every update to the 2 clients that did not send it.
         assert_eq!(report.deliveries.expected, updates * 2 * 2);
+        // One URL: every delivery is same-node.
+        let same = report.same_node_latency_us.as_ref().expect("same-node");
+        assert_eq!(same.count, report.deliveries.received);
+        assert!(report.cross_node_latency_us.is_none());
     }
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("result.json")).expect("json"))
             .expect("valid JSON");
     assert_eq!(json["protocol"], "relay");
+    assert_eq!(json["url"], url.as_str(), "`url` stays a string");
+    assert_eq!(json["urls"], serde_json::json!([url]));
+    assert_eq!(json["client_nodes"], serde_json::json!([0, 0, 0]));
+    assert!(json["cross_node_latency_us"].is_null());
     assert_eq!(json["trace"]["kind"], "concurrent");
 }
 

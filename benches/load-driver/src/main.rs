@@ -12,6 +12,7 @@ mod cli;
 mod client;
 mod crdt;
 mod merge_limit;
+mod placement;
 mod plan;
 mod proto;
 mod receipts;
@@ -22,6 +23,8 @@ mod run;
 mod stats;
 mod trace;
 
+#[cfg(test)]
+mod e2e_cluster_tests;
 #[cfg(test)]
 mod e2e_tests;
 

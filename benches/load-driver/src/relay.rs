@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::cli::RelayArgs;
 
 /// Per path, the connections on it.
-type Rooms = Arc<Mutex<HashMap<String, HashMap<u64, mpsc::UnboundedSender<Message>>>>>;
+pub(crate) type Rooms = Arc<Mutex<HashMap<String, HashMap<u64, mpsc::UnboundedSender<Message>>>>>;
 
 /// Listens and relays until killed.
 pub(crate) async fn relay(args: RelayArgs) -> Result<ExitCode> {
@@ -53,9 +53,11 @@ pub(crate) async fn accept_loop(listener: TcpListener) -> Result<()> {
     }
 }
 
+/// Relays one connection, `id` (unique among those sharing `rooms`), until it closes.
+/// Listeners sharing `rooms` act as the nodes of one cluster.
 // The handshake callback's error type is tungstenite's; it never errs here.
 #[allow(clippy::result_large_err)]
-async fn serve(stream: TcpStream, rooms: Rooms, id: u64) -> Result<()> {
+pub(crate) async fn serve(stream: TcpStream, rooms: Rooms, id: u64) -> Result<()> {
     stream.set_nodelay(true)?;
     let mut path = String::new();
     let ws =

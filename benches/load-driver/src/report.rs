@@ -155,8 +155,12 @@ pub(crate) struct Report {
     pub(crate) label: Option<String>,
     /// Wire protocol.
     pub(crate) protocol: Protocol,
-    /// Server URL.
+    /// Server URL (the first `--url`).
     pub(crate) url: String,
+    /// Every `--url`, in order: node n is `urls[n]`.
+    pub(crate) urls: Vec<String>,
+    /// The node (index in `urls`) each client of a session connected to, by client index.
+    pub(crate) client_nodes: Vec<usize>,
     /// The trace.
     pub(crate) trace: TraceInfo,
     /// Sessions.
@@ -181,6 +185,11 @@ pub(crate) struct Report {
     pub(crate) deliveries_per_sec: f64,
     /// Send → receipt, µs, over every delivery.
     pub(crate) latency_us: Option<Percentiles>,
+    /// The deliveries of `latency_us` between clients on the same node (all of them with
+    /// one URL).
+    pub(crate) same_node_latency_us: Option<Percentiles>,
+    /// The deliveries of `latency_us` between clients on different nodes (null when none).
+    pub(crate) cross_node_latency_us: Option<Percentiles>,
     /// Send → server ack, µs (protocols that ack).
     pub(crate) ack_latency_us: Option<Percentiles>,
     /// Delivery accounting.
@@ -204,6 +213,19 @@ pub(crate) struct Report {
     pub(crate) ok: bool,
 }
 
+/// One latency line of the table: `name`, then the percentiles.
+fn latency_line(name: &str, p: &Percentiles) -> String {
+    format!(
+        "  {name:<11} p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  ({} samples)",
+        us(p.p50),
+        us(p.p90),
+        us(p.p99),
+        us(p.p999),
+        us(p.max),
+        p.count
+    )
+}
+
 fn us(v: u64) -> String {
     if v >= 10_000 {
         format!("{:.1} ms", v as f64 / 1000.0)
@@ -213,6 +235,21 @@ fn us(v: u64) -> String {
 }
 
 impl Report {
+    /// The same-node and cross-node latency lines.
+    fn print_locality(&self) {
+        match &self.same_node_latency_us {
+            Some(p) => println!("{}", latency_line("same-node", p)),
+            None => println!("  same-node   none"),
+        }
+        match &self.cross_node_latency_us {
+            Some(p) => println!("{}", latency_line("cross-node", p)),
+            None if self.urls.len() < 2 => {
+                println!("  cross-node  none (one --url: every client on one node)");
+            }
+            None => println!("  cross-node  none (no delivery crossed nodes)"),
+        }
+    }
+
     /// The human table.
     pub(crate) fn print(&self) {
         let r = self;
@@ -221,7 +258,22 @@ impl Report {
             r.version,
             r.label.as_deref().unwrap_or("")
         );
-        println!("  server      {} ({:?})", r.url, r.protocol);
+        if r.urls.len() > 1 {
+            let nodes: Vec<String> = r
+                .urls
+                .iter()
+                .enumerate()
+                .map(|(n, u)| format!("node {n} {u}"))
+                .collect();
+            println!("  server      {} ({:?})", nodes.join(", "), r.protocol);
+            println!(
+                "  placement   client i on node i mod {}: clients → nodes {:?}",
+                r.urls.len(),
+                r.client_nodes
+            );
+        } else {
+            println!("  server      {} ({:?})", r.url, r.protocol);
+        }
         println!(
             "  workload    {} ({:?}, {} txns → {} updates, {} B), {} sessions × {} clients, {:?}, {:?}{}",
             r.trace.name,
@@ -243,18 +295,12 @@ impl Report {
             "  throughput  {:.0} updates/s sent, {:.0} deliveries/s ({:.4}× the merge limit of {:.0} updates/s)",
             r.updates_per_sec, r.deliveries_per_sec, r.updates_per_sec_vs_merge_limit, r.merge_limit.updates_per_sec
         );
-        for (name, p) in [("latency", &r.latency_us), ("ack", &r.ack_latency_us)] {
-            if let Some(p) = p {
-                println!(
-                    "  {name:<11} p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  ({} samples)",
-                    us(p.p50),
-                    us(p.p90),
-                    us(p.p99),
-                    us(p.p999),
-                    us(p.max),
-                    p.count
-                );
-            }
+        if let Some(p) = &r.latency_us {
+            println!("{}", latency_line("latency", p));
+        }
+        self.print_locality();
+        if let Some(p) = &r.ack_latency_us {
+            println!("{}", latency_line("ack", p));
         }
         let d = &r.deliveries;
         println!(

@@ -12,6 +12,7 @@ use tokio::time::timeout_at;
 use crate::cli::{Mode, RunArgs};
 use crate::client::{run_client, ClientOutcome, RunShared, SessionShared, Signal, Wiring};
 use crate::merge_limit;
+use crate::placement::Placement;
 use crate::plan::{first_difference, Plan};
 use crate::report::{self, Deliveries, Errors, Mismatch, Percentiles, Report, Timing, TraceInfo};
 use crate::rss::{self, Sampler};
@@ -43,6 +44,9 @@ pub(crate) async fn run(args: RunArgs) -> Result<Report> {
     if !(args.rate > 0.0 && args.rate.is_finite()) {
         bail!("--rate must be a positive number");
     }
+    let Some(placement) = Placement::new(args.url.clone()) else {
+        bail!("--url is required");
+    };
     let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
     let began = Instant::now();
     let t = &args.trace;
@@ -65,6 +69,9 @@ pub(crate) async fn run(args: RunArgs) -> Result<Report> {
     );
 
     let prefix = args.session_prefix.clone().unwrap_or_else(random_prefix);
+    for line in placement.describe(args.clients) {
+        eprintln!("{line}");
+    }
     let sampler = match args.server_pid {
         Some(pid) => {
             Some(Sampler::spawn(pid).with_context(|| format!("no /proc entry for pid {pid}"))?)
@@ -75,7 +82,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<Report> {
     let run = Arc::new(RunShared {
         plan,
         protocol: args.protocol,
-        url: args.url.clone(),
+        placement,
         token: args.token.clone(),
         pace: args.pace,
         rate: args.rate,
@@ -223,7 +230,9 @@ pub(crate) async fn run(args: RunArgs) -> Result<Report> {
         version: env!("CARGO_PKG_VERSION"),
         label: args.label.clone(),
         protocol: args.protocol,
-        url: args.url.clone(),
+        url: run.placement.url_of(0).to_owned(),
+        urls: run.placement.urls().to_vec(),
+        client_nodes: run.placement.client_nodes(args.clients),
         trace: TraceInfo {
             name: trace.name.clone(),
             kind: trace.kind,
@@ -250,6 +259,8 @@ pub(crate) async fn run(args: RunArgs) -> Result<Report> {
         updates_per_sec: stats.sent as f64 / elapsed,
         deliveries_per_sec: stats.deliveries as f64 / elapsed,
         latency_us: Percentiles::of(&stats.latency),
+        same_node_latency_us: Percentiles::of(&stats.same_node_latency),
+        cross_node_latency_us: Percentiles::of(&stats.cross_node_latency),
         ack_latency_us: Percentiles::of(&stats.ack_latency),
         deliveries: Deliveries {
             expected: foreign_per_session * args.sessions as u64,

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
+use crate::placement::Locality;
+
 /// Latencies up to an hour, 3 significant digits.
 const MAX_MICROS: u64 = 3_600_000_000;
 
@@ -17,6 +19,10 @@ pub(crate) fn histogram() -> Histogram<u64> {
 pub(crate) struct Stats {
     /// Send → receipt, microseconds, one sample per delivery.
     pub(crate) latency: Histogram<u64>,
+    /// The deliveries of `latency` whose sender and receiver are on the same node.
+    pub(crate) same_node_latency: Histogram<u64>,
+    /// The deliveries of `latency` whose sender and receiver are on different nodes.
+    pub(crate) cross_node_latency: Histogram<u64>,
     /// Send → server acknowledgement, microseconds, one sample per accepted send.
     pub(crate) ack_latency: Histogram<u64>,
     /// Transactions sent.
@@ -52,6 +58,8 @@ impl Stats {
     pub(crate) fn new() -> Self {
         Self {
             latency: histogram(),
+            same_node_latency: histogram(),
+            cross_node_latency: histogram(),
             ack_latency: histogram(),
             sent: 0,
             deliveries: 0,
@@ -74,6 +82,17 @@ impl Stats {
         hist.saturating_record(micros.max(1));
     }
 
+    /// Records one delivery's send → receipt latency in the overall histogram and in the
+    /// one of its locality.
+    pub(crate) fn record_delivery(&mut self, locality: Locality, micros: u64) {
+        Self::record(&mut self.latency, micros);
+        let by_locality = match locality {
+            Locality::SameNode => &mut self.same_node_latency,
+            Locality::CrossNode => &mut self.cross_node_latency,
+        };
+        Self::record(by_locality, micros);
+    }
+
     /// Keeps an error message, up to a few per client.
     pub(crate) fn note(&mut self, message: String) {
         if self.errors.len() < 5 {
@@ -85,6 +104,8 @@ impl Stats {
     pub(crate) fn merge(&mut self, other: &Stats) {
         // Both histograms have the same bounds, so adding cannot fail.
         let _ = self.latency.add(&other.latency);
+        let _ = self.same_node_latency.add(&other.same_node_latency);
+        let _ = self.cross_node_latency.add(&other.cross_node_latency);
         let _ = self.ack_latency.add(&other.ack_latency);
         self.sent += other.sent;
         self.deliveries += other.deliveries;
@@ -105,5 +126,41 @@ impl Stats {
                 self.errors.push(e.clone());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_delivery_goes_to_the_overall_histogram_and_its_localitys() {
+        let mut s = Stats::new();
+        s.record_delivery(Locality::SameNode, 100);
+        s.record_delivery(Locality::CrossNode, 5_000);
+        s.record_delivery(Locality::CrossNode, 7_000);
+        assert_eq!(s.latency.len(), 3);
+        assert_eq!(s.same_node_latency.len(), 1);
+        assert_eq!(s.cross_node_latency.len(), 2);
+        assert_eq!(s.same_node_latency.max(), 100);
+        assert!(s.cross_node_latency.min() >= 4_990);
+        assert!(s.latency.equivalent(s.latency.max(), 7_000));
+    }
+
+    #[test]
+    fn merging_keeps_the_split() {
+        let mut a = Stats::new();
+        a.record_delivery(Locality::SameNode, 10);
+        let mut b = Stats::new();
+        b.record_delivery(Locality::CrossNode, 20);
+        b.record_delivery(Locality::SameNode, 30);
+        a.merge(&b);
+        assert_eq!(a.latency.len(), 3);
+        assert_eq!(a.same_node_latency.len(), 2);
+        assert_eq!(a.cross_node_latency.len(), 1);
+        assert_eq!(
+            a.same_node_latency.len() + a.cross_node_latency.len(),
+            a.latency.len()
+        );
     }
 }
