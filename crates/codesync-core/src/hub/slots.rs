@@ -311,27 +311,26 @@ impl Slots {
             .is_some_and(|held| Arc::ptr_eq(held, session))
     }
 
-    /// Every session in memory, live or being evicted, for a flush of everything.
-    /// Slots whose session is still loading.
-    pub(crate) fn loading(&self) -> Vec<Arc<Slot>> {
+    /// Every slot held, idle or pinned.
+    fn held(&self) -> impl Iterator<Item = &Arc<Slot>> {
         let idle = self
             .idle
             .values()
             .flat_map(|lru| lru.iter().map(|(_, s)| s));
-        let pinned = self.pinned.values().map(|p| &p.slot);
-        idle.chain(pinned)
+        idle.chain(self.pinned.values().map(|p| &p.slot))
+    }
+
+    /// Slots whose session is still loading.
+    pub(crate) fn loading(&self) -> Vec<Arc<Slot>> {
+        self.held()
             .filter(|slot| !slot.is_settled())
             .cloned()
             .collect()
     }
 
+    /// Every session in memory, live or being evicted, for a flush of everything.
     pub(crate) fn all_sessions(&self) -> Vec<Arc<Session>> {
-        let idle = self
-            .idle
-            .values()
-            .flat_map(|lru| lru.iter().map(|(_, s)| s));
-        let pinned = self.pinned.values().map(|p| &p.slot);
-        idle.chain(pinned)
+        self.held()
             .filter_map(|slot| slot.session().cloned())
             .chain(self.evicting.values().cloned())
             .collect()
