@@ -339,22 +339,33 @@ impl Hub {
             .await;
         match outcome {
             Ok(session) => {
-                // Asked once the session is in its slot, so answers find it there.
                 if let Some(bus) = &inner.cluster {
-                    if !slot.asked_presence.swap(true, Ordering::SeqCst) {
-                        bus.publish(key, NodeMessage::PresenceRequest);
-                    }
-                }
-                if slot.missed.swap(false, Ordering::SeqCst) {
-                    if let Err(e) = session.catch_up().await {
-                        tracing::warn!(%key, error = %e, "catching up after a load failed");
-                    }
+                    Self::after_clustered_load(&**bus, key, slot, session).await;
                 }
                 Ok(session.clone())
             }
             Err(e) => {
                 self.slots().remove(key, slot);
                 Err(e.clone())
+            }
+        }
+    }
+
+    /// Once a clustered session is in its slot: asks the other nodes for their presence
+    /// (once, so answers find it there), and reads the store again if another node's
+    /// message arrived while it loaded.
+    async fn after_clustered_load(
+        bus: &dyn ClusterBus,
+        key: &DocKey,
+        slot: &Slot,
+        session: &Session,
+    ) {
+        if !slot.asked_presence.swap(true, Ordering::SeqCst) {
+            bus.publish(key, NodeMessage::PresenceRequest);
+        }
+        if slot.missed.swap(false, Ordering::SeqCst) {
+            if let Err(e) = session.catch_up().await {
+                tracing::warn!(%key, error = %e, "catching up after a load failed");
             }
         }
     }

@@ -237,11 +237,12 @@ impl Session {
                 Ok(verdict) => verdict?,
             }
         }
-        // Another node already accepted and stored it: refusing it here over the cap would
-        // only make this node diverge (sizes differ briefly while nodes converge).
-        let max_content = match origin {
-            Origin::Node(_) => usize::MAX,
-            _ => limits.max_document_bytes,
+        // Stored elsewhere means accepted under the cap there: refusing it here would only
+        // make this node diverge (sizes differ briefly while nodes converge).
+        let max_content = if origin.needs_storing() {
+            limits.max_document_bytes
+        } else {
+            usize::MAX
         };
         let imported = match state.import(&self.key, update, max_content) {
             Err(Panicked) => return Err(self.recover(&mut guard).await),

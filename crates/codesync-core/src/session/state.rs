@@ -57,14 +57,24 @@ fn import_stored(doc: &mut GuardedDoc, key: &DocKey, what: &str, bytes: &[u8]) -
     }
 }
 
+/// What storage holds, in import order: the snapshot (`None`), then each update with its
+/// sequence number.
+fn stored_blobs(stored: &StoredDoc) -> impl Iterator<Item = (Option<u64>, &Bytes)> {
+    let snapshot = stored.snapshot.iter().map(|s| (None, s));
+    snapshot.chain(stored.updates.iter().map(|u| (Some(u.seq), &u.bytes)))
+}
+
+/// Names a stored blob in error messages.
+fn describe(seq: Option<u64>) -> String {
+    match seq {
+        None => "the stored snapshot".to_owned(),
+        Some(seq) => format!("stored update #{seq}"),
+    }
+}
+
 /// Has the guard try a stored document before this process imports it.
 async fn vet_stored(guard: &dyn UpdateGuard, key: &DocKey, stored: &StoredDoc) -> Result<()> {
-    let blobs: Vec<Bytes> = stored
-        .snapshot
-        .iter()
-        .cloned()
-        .chain(stored.updates.iter().map(|u| u.bytes.clone()))
-        .collect();
+    let blobs: Vec<Bytes> = stored_blobs(stored).map(|(_, b)| b.clone()).collect();
     match guard.check_stored(key, &blobs).await {
         Verdict::Safe => Ok(()),
         Verdict::Unavailable(detail) => Err(Error::GuardUnavailable {
@@ -105,16 +115,8 @@ impl DocState {
         if let Some(stored) = stored {
             tail_updates = stored.updates.len();
             tail_bytes = stored.updates.iter().map(|u| u.bytes.len()).sum();
-            if let Some(snapshot) = &stored.snapshot {
-                import_stored(&mut doc, key, "the snapshot", snapshot)?;
-            }
-            for update in &stored.updates {
-                import_stored(
-                    &mut doc,
-                    key,
-                    &format!("stored update #{}", update.seq),
-                    &update.bytes,
-                )?;
+            for (seq, bytes) in stored_blobs(&stored) {
+                import_stored(&mut doc, key, &describe(seq), bytes)?;
             }
         }
         // Reading the whole value forces lazily decoded containers to decode now, inside
@@ -331,19 +333,9 @@ impl DocState {
         stored: &StoredDoc,
     ) -> Result<Result<Imported, Error>, Panicked> {
         let before = self.doc.run(|d| d.oplog_vv())?;
-        let blobs = stored
-            .snapshot
-            .iter()
-            .map(|s| ("the stored snapshot".to_owned(), s))
-            .chain(
-                stored
-                    .updates
-                    .iter()
-                    .map(|u| (format!("stored update #{}", u.seq), &u.bytes)),
-            );
-        for (what, bytes) in blobs {
+        for (seq, bytes) in stored_blobs(stored) {
             if let Err(e) = self.doc.run(|d| d.import(bytes))? {
-                return Ok(Err(corrupt(key, format!("{what}: {e}"))));
+                return Ok(Err(corrupt(key, format!("{}: {e}", describe(seq)))));
             }
         }
         let after = self.doc.run(|d| d.oplog_vv())?;
@@ -353,16 +345,19 @@ impl DocState {
                 before,
             }));
         }
-        self.content = ContentEstimate::exact(self.doc.run(content_size)?);
         self.mark_durable_elsewhere(&before)?;
         let new_ops = self
             .doc
             .run(|d| d.export(ExportMode::updates(&before)))?
             .map(Bytes::from)
             .map_err(|e| corrupt(key, format!("re-encoding the stored ops failed: {e}")));
-        Ok(new_ops.map(|bytes| Imported {
-            new_ops: Some(bytes),
-            before,
+        Ok(new_ops.map(|bytes| {
+            // The running bound grows as for any import (measured exactly near the cap).
+            self.content.grow(bytes.len());
+            Imported {
+                new_ops: Some(bytes),
+                before,
+            }
         }))
     }
 
