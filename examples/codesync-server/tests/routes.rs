@@ -1,6 +1,7 @@
 //! The server's HTTP surface: the session page, health, readiness and metrics under `/_/`.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -32,23 +33,13 @@ async fn get(addr: &str, path: &str) -> (u16, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_health_readiness_and_metrics() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_codesync-server"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_codesync-server"));
+    command
         .args(["--listen", "127.0.0.1:0", "--data"])
         .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut banner = String::new();
-    BufReader::new(server.stdout.take().expect("stdout"))
-        .read_line(&mut banner)
-        .expect("banner");
-    let addr = banner
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .expect("address")
-        .to_owned();
+        .stderr(Stdio::null());
+    let (mut server, addr) =
+        support::start_server(command).unwrap_or_else(|line| panic!("no address in {line:?}"));
 
     assert_eq!(get(&addr, "/_/healthz").await.0, 200);
     assert_eq!(get(&addr, "/_/readyz").await.0, 200);

@@ -1,7 +1,8 @@
 //! `codesync-server` stopped with SIGTERM in the middle of a session restarts with every
 //! acknowledged edit.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -12,24 +13,13 @@ use loro::{ExportMode, LoroDoc, VersionVector};
 
 /// Starts the server on a free port; returns the process and its `ws://` base URL.
 fn start(data: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_codesync-server"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_codesync-server"));
+    command
         .args(["--listen", "127.0.0.1:0", "--data"])
         .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn codesync-server");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the banner");
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
+        .stderr(Stdio::null());
+    let (child, addr) =
+        support::start_server(command).unwrap_or_else(|line| panic!("no address in {line:?}"));
     (child, format!("ws://{addr}"))
 }
 

@@ -12,6 +12,8 @@
 mod editor;
 mod node;
 mod proxy;
+#[path = "../support/mod.rs"]
+mod support;
 
 use std::io::Write;
 use std::time::Duration;

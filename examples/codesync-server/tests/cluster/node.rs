@@ -1,7 +1,6 @@
 //! A `codesync-server` process on loopback, one node of a cluster.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 /// One running node; killed (SIGKILL) when dropped.
 pub struct Node {
@@ -27,7 +26,8 @@ impl Node {
             next_node_number()
         ));
         let stderr = std::fs::File::create(&log).expect("node log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_codesync-server"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_codesync-server"));
+        command
             .args(["--listen", "127.0.0.1:0"])
             .args(["--store", &setup.store, "--store-schema", &setup.schema])
             .args(["--cluster", bus_url])
@@ -40,26 +40,13 @@ impl Node {
                 "RUST_LOG",
                 "info,codesync_cluster=debug,loro=warn,loro_internal=warn",
             )
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn codesync-server");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the banner");
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_else(|| {
-                panic!(
-                    "no address in {line:?}; node log: {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                )
-            })
-            .to_owned();
+            .stderr(stderr);
+        let (child, addr) = crate::support::start_server(command).unwrap_or_else(|line| {
+            panic!(
+                "no address in {line:?}; node log: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        });
         Node {
             child,
             url: format!("ws://{addr}"),
