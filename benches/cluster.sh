@@ -44,6 +44,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$repo/benches/lib.sh"
 target_dir="${CARGO_TARGET_DIR:-$repo/target}"
 server_bin="$target_dir/release/codesync-server"
 load_bin="$target_dir/release/codesync-load"
@@ -61,8 +62,6 @@ timeout_secs="${CLUSTER_TIMEOUT_SECS:-900}"
 selftest=false; [[ ${CLUSTER_SELFTEST:-0} == 1 ]] && selftest=true
 dry_run=false
 
-die() { echo "cluster.sh: $*" >&2; exit 2; }
-need_value() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value"; }
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -95,24 +94,8 @@ if ! $selftest; then
   case $store in postgres://*|postgresql://*) ;; *) die "--store must be a postgres:// URL" ;; esac
 fi
 
-# The traces live beside the project, never in it (as in compare.sh).
-if [[ -z $traces_dir && -d "$repo/../shared/data/editing-traces" ]]; then
-  traces_dir=$(cd "$repo/../shared/data/editing-traces" && pwd)
-fi
-[[ -n $traces_dir ]] || die "no editing traces: pass --traces-dir or set CODESYNC_TRACES_DIR to a copy of https://github.com/josephg/editing-traces"
-[[ -d $traces_dir ]] || die "traces dir '$traces_dir' does not exist"
-[[ -f $traces_dir/sequential/$trace.json.gz || -f $traces_dir/concurrent/$trace.json.gz ]] ||
-  die "no trace '$trace' in $traces_dir/sequential or $traces_dir/concurrent"
-
-# Pin the nodes and the driver to different cores when there are two.
-if [[ $(nproc) -ge 2 ]]; then
-  pin_server=(taskset -c 0); pin_driver=(taskset -c 1)
-else
-  echo "cluster.sh: fewer than 2 cores; nodes and driver share the CPU" >&2
-  pin_server=(); pin_driver=()
-fi
-
-run() { if $dry_run; then printf '+ %s\n' "$*"; else "$@"; fi; }
+require_trace
+pick_cores
 
 # --- build -----------------------------------------------------------------------------
 for tool in cargo jq taskset; do

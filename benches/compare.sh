@@ -33,6 +33,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$repo/benches/lib.sh"
 peers="$repo/benches/peers"
 target_dir="${CARGO_TARGET_DIR:-$repo/target}"
 server_bin="$target_dir/release/codesync-server"
@@ -50,8 +51,6 @@ timeout_secs=600
 targets="codesync,relay,hocuspocus,y-websocket,loro-websocket"
 dry_run=false
 
-die() { echo "compare.sh: $*" >&2; exit 2; }
-need_value() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value"; }
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -84,25 +83,8 @@ for t in "${target_list[@]}"; do
   case $t in codesync|relay|hocuspocus|y-websocket|loro-websocket) ;; *) die "unknown target '$t'" ;; esac
 done
 
-# The traces live beside the project, never in it.
-if [[ -z $traces_dir && -d "$repo/../shared/data/editing-traces" ]]; then
-  traces_dir=$(cd "$repo/../shared/data/editing-traces" && pwd)
-fi
-[[ -n $traces_dir ]] || die "no editing traces: pass --traces-dir or set CODESYNC_TRACES_DIR to a copy of https://github.com/josephg/editing-traces"
-[[ -d $traces_dir ]] || die "traces dir '$traces_dir' does not exist"
-# The driver finds NAME.json.gz in sequential/ or concurrent/; fail here, before building.
-[[ -f $traces_dir/sequential/$trace.json.gz || -f $traces_dir/concurrent/$trace.json.gz ]] ||
-  die "no trace '$trace' in $traces_dir/sequential or $traces_dir/concurrent"
-
-# Pin the server and the driver to different cores when there are two.
-if [[ $(nproc) -ge 2 ]]; then
-  pin_server=(taskset -c 0); pin_driver=(taskset -c 1)
-else
-  echo "compare.sh: fewer than 2 cores; server and driver share the CPU" >&2
-  pin_server=(); pin_driver=()
-fi
-
-run() { if $dry_run; then printf '+ %s\n' "$*"; else "$@"; fi; }
+require_trace
+pick_cores
 
 # --- install and build ---------------------------------------------------------------
 for tool in node npm cargo; do

@@ -9,11 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [[ -z "${CODESYNC_TRACES_DIR:-}" && -d ../shared/data/editing-traces/sequential ]]; then
-    CODESYNC_TRACES_DIR="$(cd ../shared/data/editing-traces && pwd)"
-    export CODESYNC_TRACES_DIR
-    echo "using the traces in $CODESYNC_TRACES_DIR" >&2
-fi
+repo=$PWD
+source benches/lib.sh
+default_traces_env
 
 target="${CARGO_TARGET_DIR:-target}"
 cargo build --quiet --release -p codesync-benches --bin memory

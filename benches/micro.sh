@@ -15,11 +15,9 @@ cd "$(dirname "$0")/.."
 
 # A copy of the traces beside the repository (as on the project's machines) is used when
 # the variable is unset.
-if [[ -z "${CODESYNC_TRACES_DIR:-}" && -d ../shared/data/editing-traces/sequential ]]; then
-    CODESYNC_TRACES_DIR="$(cd ../shared/data/editing-traces && pwd)"
-    export CODESYNC_TRACES_DIR
-    echo "using the traces in $CODESYNC_TRACES_DIR" >&2
-fi
+repo=$PWD
+source benches/lib.sh
+default_traces_env
 
 target="${CARGO_TARGET_DIR:-target}"
 mkdir -p "$target/bench-report"
